@@ -1,0 +1,1 @@
+"""Start, stop and health-check TorchServe and the gateway (`make deploy`, tests, benchmarks)."""

@@ -1,0 +1,1 @@
+"""Flask gateway in front of TorchServe."""

@@ -1,0 +1,144 @@
+"""HTTP client for TorchServe's inference and management APIs, with token handling.
+
+TorchServe writes fresh keys to key_file.json every time it starts; the client re-reads the file
+when it changes and once more whenever TorchServe rejects a key, so a TorchServe restart never
+needs a gateway restart.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+
+log = logging.getLogger(__name__)
+
+
+class BackendError(Exception):
+    """TorchServe answered with an error the client cannot fix."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class BackendUnavailable(BackendError):
+    """TorchServe is down, starting, or has no free worker."""
+
+
+class BackendTimeout(BackendError):
+    """TorchServe did not answer in time."""
+
+
+class ModelNotDeployed(BackendError):
+    """No model of that name is registered."""
+
+
+class TorchServeKeys:
+    """The keys in TorchServe's key file, re-read whenever the file changes."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._stamp = None
+        self._keys: dict[str, str] = {}
+
+    def get(self, kind: str) -> str | None:
+        """kind is 'inference' or 'management'; None when token authorization is off or not started."""
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                self._keys = self._read() if stamp else {}
+                self._stamp = stamp
+            return self._keys.get(kind)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._stamp = None
+
+    def _read(self) -> dict[str, str]:
+        try:
+            raw = json.loads(self.path.read_text())
+            keys = {kind: raw[kind]["key"] for kind in ("inference", "management") if kind in raw}
+            log.info("loaded TorchServe keys from %s", self.path)
+            return keys
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # written while we read it
+            log.warning("could not read TorchServe key file %s: %s", self.path, exc)
+            return {}
+
+
+def _rejected_key(response: requests.Response) -> bool:
+    return response.status_code in (400, 401) and "InvalidKeyException" in response.text
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("message", response.reason))
+    except (ValueError, AttributeError):
+        return response.reason or f"HTTP {response.status_code}"
+
+
+class TorchServeClient:
+    def __init__(self, inference_url: str, management_url: str, key_file: Path, timeout: float):
+        self.inference_url = inference_url.rstrip("/")
+        self.management_url = management_url.rstrip("/")
+        self.keys = TorchServeKeys(key_file)
+        self.timeout = timeout
+        self.session = requests.Session()
+        # One pooled keep-alive connection per gateway thread, reused across requests.
+        self.session.mount("http://", HTTPAdapter(pool_connections=2, pool_maxsize=64))
+
+    def request(self, method: str, api: str, path: str, timeout: float | None = None, **kwargs):
+        """One call to the 'inference' or 'management' API, retried once with re-read keys."""
+        base = self.inference_url if api == "inference" else self.management_url
+        for attempt in range(2):
+            key = self.keys.get(api)
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            try:
+                response = self.session.request(method, base + path, headers=headers,
+                                                timeout=timeout or self.timeout, **kwargs)
+            except requests.Timeout as exc:
+                raise BackendTimeout(f"TorchServe did not answer within {timeout or self.timeout:g}s") from exc
+            except requests.ConnectionError as exc:
+                raise BackendUnavailable("TorchServe is not reachable") from exc
+            if not _rejected_key(response):
+                return response
+            log.warning("TorchServe rejected the %s key (attempt %d); re-reading %s", api, attempt + 1, self.keys.path)
+            self.keys.forget()
+        raise BackendUnavailable("TorchServe rejected the gateway's key; is the key file readable?", 503)
+
+    def predict(self, model: str, texts: list[str]) -> list[dict]:
+        response = self.request("POST", "inference", f"/predictions/{model}", json={"text": texts})
+        if response.status_code == 404:
+            raise ModelNotDeployed(f"model '{model}' is not deployed", 404)
+        if response.status_code in (503, 507):
+            raise BackendUnavailable(f"model '{model}' is not ready: {_message(response)}", response.status_code)
+        if response.status_code >= 400:
+            raise BackendError(f"model '{model}' failed: {_message(response)}", response.status_code)
+        results = response.json()
+        if not isinstance(results, list) or len(results) != len(texts):
+            raise BackendError(f"model '{model}' answered an unexpected shape", 502)
+        return results
+
+    def ping(self) -> bool:
+        try:
+            response = self.request("GET", "inference", "/ping", timeout=2)
+        except BackendError:
+            return False
+        return response.status_code == 200
+
+    def describe(self, model: str) -> dict | None:
+        """The default version's description from the management API, or None if not registered."""
+        response = self.request("GET", "management", f"/models/{model}", timeout=5)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise BackendError(f"describe {model}: {_message(response)}", response.status_code)
+        return response.json()[0]

@@ -1,0 +1,1 @@
+"""TorchServe handlers for the NSMC sentiment service (also imported by training code)."""

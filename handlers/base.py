@@ -1,0 +1,149 @@
+"""Shared TorchServe handler: request parsing, batching and the response shape.
+
+A subclass loads its model in `load_model` and scores cleaned texts in `predict_positive`;
+everything a client sees (accepted inputs, labels, confidences, errors) is decided here.
+
+Accepted request bodies, one per TorchServe request in a batch:
+  {"text": "..."} or {"text": ["...", ...]}    JSON (also "texts" / "data" as the key)
+  ["...", ...]                                  JSON list
+  "..."                                         plain text, one review
+A single text answers one {"label", "confidence"} object; a list answers a list of them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ts.torch_handler.base_handler import BaseHandler
+
+from handlers.text import clean_text
+
+log = logging.getLogger(__name__)
+
+LABELS = ("negative", "positive")
+JSON_CONTENT_TYPE = "application/json"
+# The gateway enforces the public limits; these only keep one direct caller from starving a worker.
+MAX_TEXTS_PER_REQUEST = 256
+MAX_TEXT_CHARS = 5000
+
+
+class BadRequest(ValueError):
+    """A request this handler cannot score; it fails alone, not its batch."""
+
+
+@dataclass
+class ParsedRequest:
+    texts: list[str]
+    single: bool  # answer an object rather than a list
+
+
+@dataclass
+class ScoredRequest:
+    positive: list[float]  # P(positive) per text
+    single: bool
+
+
+def _decode(payload):
+    if isinstance(payload, (bytes, bytearray)):
+        try:
+            payload = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest("body is not valid UTF-8") from exc
+        try:
+            return json.loads(payload)
+        except json.JSONDecodeError:
+            return payload  # a plain-text review
+    return payload
+
+
+def parse_request(row: dict) -> ParsedRequest:
+    """Turn one TorchServe request row into texts to score, or raise BadRequest."""
+    payload = _decode(row.get("data", row.get("body")) if isinstance(row, dict) else row)
+    if isinstance(payload, dict):
+        key = next((k for k in ("text", "texts", "data") if k in payload), None)
+        if key is None:
+            raise BadRequest("JSON body needs a 'text' field")
+        payload = payload[key]
+    if isinstance(payload, str):
+        texts, single = [payload], True
+    elif isinstance(payload, list):
+        texts, single = payload, False
+    else:
+        raise BadRequest("'text' must be a string or a list of strings")
+    if not texts:
+        raise BadRequest("'text' is empty")
+    if len(texts) > MAX_TEXTS_PER_REQUEST:
+        raise BadRequest(f"at most {MAX_TEXTS_PER_REQUEST} texts per request")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise BadRequest(f"text[{i}] is not a string")
+        if len(text) > MAX_TEXT_CHARS:
+            raise BadRequest(f"text[{i}] is longer than {MAX_TEXT_CHARS} characters")
+    return ParsedRequest(texts, single)
+
+
+class SentimentHandler(BaseHandler):
+    """Template for binary sentiment handlers; subclasses override the two model hooks."""
+
+    def load_model(self, model_dir: str, properties: dict) -> None:
+        raise NotImplementedError
+
+    def predict_positive(self, texts: list[str]) -> np.ndarray:
+        """P(positive) for each cleaned text, in order."""
+        raise NotImplementedError
+
+    def initialize(self, context):
+        self.context = context
+        self.manifest = context.manifest
+        properties = context.system_properties
+        started = time.perf_counter()
+        self.load_model(properties["model_dir"], properties)
+        log.info("%s ready in %.1fs", type(self).__name__, time.perf_counter() - started)
+        self.initialized = True
+
+    def preprocess(self, data):
+        """One ParsedRequest (cleaned texts) or BadRequest per request in the batch."""
+        parsed = []
+        for row in data:
+            try:
+                request = parse_request(row)
+                parsed.append(ParsedRequest([clean_text(t) for t in request.texts], request.single))
+            except BadRequest as exc:
+                parsed.append(exc)
+        return parsed
+
+    def inference(self, data, *args, **kwargs):
+        """Score every text of every good request in one model call, then split per request."""
+        good = [r for r in data if isinstance(r, ParsedRequest)]
+        flat = [t for r in good for t in r.texts]
+        probabilities = iter(self.predict_positive(flat) if flat else [])
+        return [
+            r if isinstance(r, BadRequest)
+            else ScoredRequest([float(next(probabilities)) for _ in r.texts], r.single)
+            for r in data
+        ]
+
+    def postprocess(self, data):
+        return [self._result(item) for item in data]
+
+    @staticmethod
+    def _result(item):
+        if isinstance(item, BadRequest):
+            return {"error": str(item)}
+        results = []
+        for p_positive in item.positive:
+            label = int(p_positive >= 0.5)
+            results.append({"label": LABELS[label], "confidence": p_positive if label else 1.0 - p_positive})
+        return results[0] if item.single else results
+
+    def handle(self, data, context):
+        self.context = context
+        outputs = self.postprocess(self.inference(self.preprocess(data)))
+        for idx, output in enumerate(outputs):
+            context.set_response_content_type(idx, JSON_CONTENT_TYPE)
+            if isinstance(output, dict) and "error" in output:
+                context.set_response_status(400, "Bad Request", idx)
+        return [json.dumps(o, ensure_ascii=False) for o in outputs]

@@ -1,0 +1,70 @@
+"""scikit-learn pieces of the fast model.
+
+They live in `handlers/` because the joblib pickle refers to them by module path, and this
+package is what ships inside the .mar next to the pickle.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+
+
+class KiwiMorphemes(TransformerMixin, BaseEstimator):
+    """Cleaned text -> space-joined `form/tag` morphemes from kiwipiepy."""
+
+    def __init__(self, num_workers: int = -1):
+        self.num_workers = num_workers  # -1: one thread per core (kiwipiepy >= 0.21)
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        kiwi = self._analyzer()
+        return [" ".join(f"{t.form}/{t.tag}" for t in tokens) for tokens in kiwi.tokenize(list(X))]
+
+    def _analyzer(self):
+        if getattr(self, "_kiwi", None) is None:
+            from kiwipiepy import Kiwi  # heavy import, only where morphemes are needed
+
+            self._kiwi = Kiwi(num_workers=self.num_workers)
+        return self._kiwi
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_kiwi", None)  # the analyzer is native and rebuilt on first use
+        return state
+
+
+class NBLogisticRegression(ClassifierMixin, BaseEstimator):
+    """NB-SVM (Wang & Manning 2012) with a logistic loss: features scaled by NB log-count ratios."""
+
+    def __init__(self, C: float = 1.0, alpha: float = 1.0, max_iter: int = 1000):
+        self.C = C
+        self.alpha = alpha
+        self.max_iter = max_iter
+
+    def fit(self, X, y):
+        y = np.asarray(y)
+        present = sparse.csr_matrix(X, copy=True)
+        present.data[:] = 1.0
+        positive = self.alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
+        negative = self.alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
+        self.ratio_ = np.log((positive / positive.sum()) / (negative / negative.sum()))
+        self.linear_ = LogisticRegression(C=self.C, solver="liblinear", max_iter=self.max_iter)
+        self.linear_.fit(self._scale(X), y)
+        self.classes_ = self.linear_.classes_
+        return self
+
+    def _scale(self, X):
+        return sparse.csr_matrix(X) @ sparse.diags(self.ratio_)
+
+    def decision_function(self, X):
+        return self.linear_.decision_function(self._scale(X))
+
+    def predict_proba(self, X):
+        return self.linear_.predict_proba(self._scale(X))
+
+    def predict(self, X):
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]

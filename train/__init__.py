@@ -1,0 +1,1 @@
+"""Data loading, training and archiving for the NSMC sentiment models."""

@@ -1,0 +1,102 @@
+"""Build TorchServe model archives (.mar) with torch-model-archiver.
+
+    python -m train.archive fast [--model-dir models/nsmc_fast] [--version 1.0]
+    python -m train.archive bert [--model-dir models/nsmc_bert] [--version 1.0]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from train import settings
+
+log = logging.getLogger(__name__)
+HANDLERS_DIR = settings.PROJECT_ROOT / "handlers"
+MODEL_CONFIG_DIR = settings.PROJECT_ROOT / "model_config"
+
+
+class ArchiveError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ArchiveKind:
+    model_name: str
+    handler: str
+    required_file: str  # a file whose absence means the model was never trained
+
+
+KINDS = {
+    "fast": ArchiveKind(settings.FAST_MODEL_NAME, "nb_handler.py", "model.joblib"),
+    "bert": ArchiveKind(settings.ACCURATE_MODEL_NAME, "bert_handler.py", "config.json"),
+}
+
+
+def archive_path(kind: str, version: str | None = None, store: Path = settings.MODEL_STORE) -> Path:
+    """archives/<model>.mar for the default build, archives/<model>.v<version>.mar for rollouts."""
+    name = KINDS[kind].model_name
+    return store / (f"{name}.mar" if version is None else f"{name}.v{version}.mar")
+
+
+def _archiver() -> str:
+    beside_python = Path(sys.executable).with_name("torch-model-archiver")
+    return str(beside_python) if beside_python.exists() else "torch-model-archiver"
+
+
+def build_archive(kind: str, model_dir: Path, dest: Path, version: str = "1.0", overwrite: bool = False) -> Path:
+    """Package `model_dir` with the handlers package into `dest` (a .mar path)."""
+    spec = KINDS[kind]
+    model_dir = Path(model_dir)
+    if not (model_dir / spec.required_file).is_file():
+        raise ArchiveError(f"{model_dir / spec.required_file} is missing: train the {kind} model first")
+    if dest.exists() and not overwrite:
+        raise ArchiveError(f"{dest} exists; archives are never overwritten silently")
+    with tempfile.TemporaryDirectory() as tmp:
+        stage, export = Path(tmp) / "stage", Path(tmp) / "export"
+        export.mkdir()
+        # The handler imports `handlers.*`: ship the package itself at the archive root.
+        shutil.copytree(HANDLERS_DIR, stage / "handlers", ignore=shutil.ignore_patterns("__pycache__"))
+        for item in model_dir.iterdir():
+            if item.is_file():
+                shutil.copy2(item, stage / item.name)
+        command = [
+            _archiver(), "--model-name", spec.model_name, "--version", version,
+            "--handler", str(HANDLERS_DIR / spec.handler), "--extra-files", str(stage),
+            "--config-file", str(MODEL_CONFIG_DIR / f"{spec.model_name}.yaml"),
+            "--export-path", str(export), "--archive-format", "default",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ArchiveError(f"torch-model-archiver failed: {result.stderr.strip() or result.stdout.strip()}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(export / f"{spec.model_name}.mar"), dest)
+    log.info("built %s (%.1f MB)", dest, dest.stat().st_size / 1e6)
+    return dest
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=sorted(KINDS))
+    parser.add_argument("--model-dir", type=Path, help="trained model directory (default: models/<model name>)")
+    parser.add_argument("--version", default="1.0")
+    parser.add_argument("--dest", type=Path, help="output .mar (default: archives/<model name>.mar)")
+    parser.add_argument("--force", action="store_true", help="replace an existing archive")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    model_dir = args.model_dir or settings.MODELS_DIR / KINDS[args.kind].model_name
+    try:
+        print(build_archive(args.kind, model_dir, args.dest or archive_path(args.kind), args.version, args.force))
+    except ArchiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Train, evaluate and save the fast model (NB-SVM over character and morpheme n-grams).
+
+    python -m train.fast [--data-dir DIR] [--out models/nsmc_fast] [--train-limit N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from handlers.fast_model import KiwiMorphemes, NBLogisticRegression
+from handlers.text import clean_text
+from train import settings
+from train.data import Split, load_split
+
+log = logging.getLogger(__name__)
+MODEL_FILE = "model.joblib"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass(frozen=True)
+class FastParams:
+    """Defaults chosen on a dev split of train (see README: `make tune-fast`)."""
+
+    char_ngrams: tuple[int, int] = (1, 5)
+    morpheme_ngrams: tuple[int, int] = (1, 2)
+    min_df: int = 2
+    C: float = 1.0
+    use_morphemes: bool = True
+
+
+def build_pipeline(params: FastParams = FastParams()) -> Pipeline:
+    features = [
+        ("chars", TfidfVectorizer(analyzer="char", ngram_range=params.char_ngrams,
+                                  min_df=params.min_df, sublinear_tf=True, dtype=np.float32)),
+    ]
+    if params.use_morphemes:
+        features.append(("morphemes", Pipeline([
+            ("kiwi", KiwiMorphemes()),
+            ("tfidf", TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=params.morpheme_ngrams,
+                                      min_df=params.min_df, sublinear_tf=True, dtype=np.float32)),
+        ])))
+    return Pipeline([("features", FeatureUnion(features)), ("classifier", NBLogisticRegression(C=params.C))])
+
+
+def fit(train: Split, params: FastParams = FastParams()) -> Pipeline:
+    return build_pipeline(params).fit([clean_text(t) for t in train.texts], train.labels)
+
+
+def accuracy(pipeline: Pipeline, data: Split) -> float:
+    predicted = pipeline.predict([clean_text(t) for t in data.texts])
+    return float(np.mean(predicted == data.labels))
+
+
+def save(pipeline: Pipeline, metrics: dict, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, out_dir / MODEL_FILE, compress=3)
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    return out_dir
+
+
+def train_and_evaluate(data_dir=None, train_limit=None, test_limit=None,
+                       params: FastParams = FastParams(), progress=lambda step: None) -> tuple[Pipeline, dict]:
+    """The whole recipe; `progress(step)` is told each step's name (the gateway's /train reports it)."""
+    progress("load data")
+    train = load_split("train", data_dir).subset(train_limit)
+    test = load_split("test", data_dir).subset(test_limit)
+    progress("train")
+    started = time.perf_counter()
+    pipeline = fit(train, params)
+    train_seconds = time.perf_counter() - started
+    progress("evaluate")
+    test_accuracy = accuracy(pipeline, test)
+    metrics = {
+        "model": "nb-svm (char + kiwi morpheme n-grams)",
+        "test_accuracy": round(test_accuracy, 5),
+        "test_rows": len(test),
+        "train_rows": len(train),
+        "train_seconds": round(train_seconds, 1),
+        "params": asdict(params),
+        "data_blob_ids": {split: blob for split, (_, blob) in settings.NSMC_FILES.items()},
+        "versions": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
+                     "numpy": np.__version__},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    log.info("test accuracy %.4f on %d rows; trained on %d rows in %.0fs",
+             test_accuracy, len(test), len(train), train_seconds)
+    return pipeline, metrics
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help=f"directory with NSMC files (default: ${settings.NSMC_DIR_ENV}, else download)")
+    parser.add_argument("--out", type=Path, default=settings.MODELS_DIR / settings.FAST_MODEL_NAME)
+    parser.add_argument("--train-limit", type=int, help="train on a stratified subset of this many rows")
+    parser.add_argument("--test-limit", type=int, help="evaluate on a stratified subset of this many rows")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    pipeline, metrics = train_and_evaluate(args.data_dir, args.train_limit, args.test_limit,
+                                           progress=lambda step: log.info("step: %s", step))
+    metrics["command"] = " ".join(["python -m train.fast", *(argv if argv is not None else sys.argv[1:])])
+    print(json.dumps({"out": str(save(pipeline, metrics, args.out)), "test_accuracy": metrics["test_accuracy"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
