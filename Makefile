@@ -1,0 +1,60 @@
+# Front door. `make deploy` runs the service on its default models; `make test` runs the tests.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)
+export HF_HUB_OFFLINE ?= 1
+NSMC_DIR ?= $(wildcard ../shared/nsmc)
+export NSMC_DIR
+
+FAST_MODEL := models/nsmc_fast/model.joblib
+BERT_MODEL := models/nsmc_bert/config.json
+FAST_MAR   := archives/nsmc_fast.mar
+BERT_MAR   := archives/nsmc_bert.mar
+
+.PHONY: help setup train train-fast train-bert archive archive-bert deploy stop status test clean
+
+help:
+	@echo "make deploy      set up, train/archive what is missing, start TorchServe + gateway (:5000)"
+	@echo "make test        run the unit and end-to-end tests"
+	@echo "make stop        stop the service"
+	@echo "make train-fast  retrain the fast model on NSMC    make train-bert  train the compact BERT"
+	@echo "make archive     build archives/*.mar              make archive-bert MODEL=<dir or hub id>"
+
+setup: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(FAST_MODEL): | setup
+	$(PY) -m train.fast
+train-fast: setup
+	$(PY) -m train.fast
+train: train-fast
+train-bert: setup
+	$(PY) -m train.bert
+
+$(FAST_MAR): $(FAST_MODEL) $(wildcard handlers/*.py) model_config/nsmc_fast.yaml
+	$(PY) -m train.archive fast --force
+$(BERT_MAR): $(BERT_MODEL) $(wildcard handlers/*.py) model_config/nsmc_bert.yaml | setup
+	$(PY) -m train.archive bert --force
+archive: $(FAST_MAR) $(if $(wildcard $(BERT_MODEL)),$(BERT_MAR))
+archive-bert: setup
+	$(PY) -m train.archive bert $(if $(MODEL),--model-dir "$(MODEL)") --force
+
+deploy: archive
+	$(PY) -m deploy up
+
+stop:
+	-$(PY) -m deploy down
+
+status:
+	$(PY) -m deploy status
+
+test: setup
+	$(PY) -m pytest
+
+clean: stop
+	rm -rf run logs

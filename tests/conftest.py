@@ -1,0 +1,64 @@
+"""Session fixtures: a fast model trained on an NSMC subset, its archive, and a live stack."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deploy.stack import Stack
+from tests.helpers import free_port
+from train import fast
+from train.archive import archive_path, build_archive
+from train.data import data_dir_from_env
+
+FIXTURE_TRAIN_ROWS = 20_000
+FIXTURE_TEST_ROWS = 2_000
+
+
+@pytest.fixture(scope="session")
+def nsmc_dir() -> Path:
+    directory = data_dir_from_env()
+    if directory is None or not (directory / "ratings_train.txt").exists():
+        pytest.fail("set NSMC_DIR to the directory with NSMC's ratings_train.txt / ratings_test.txt")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def fast_model_dir(tmp_path_factory, nsmc_dir) -> Path:
+    pipeline, metrics = fast.train_and_evaluate(nsmc_dir, FIXTURE_TRAIN_ROWS, FIXTURE_TEST_ROWS)
+    return fast.save(pipeline, metrics, tmp_path_factory.mktemp("fast_model"))
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory, fast_model_dir) -> Path:
+    store = tmp_path_factory.mktemp("archives")
+    build_archive("fast", fast_model_dir, archive_path("fast", store=store))
+    return store
+
+
+def make_stack(run_dir: Path, model_store: Path, models: list[str], **gateway_env) -> Stack:
+    return Stack(run_dir=run_dir, model_store=model_store, inference_port=free_port(),
+                 management_port=free_port(), metrics_port=free_port(),
+                 gateway_bind=f"127.0.0.1:{free_port()}", models=models, gateway_env=gateway_env)
+
+
+@pytest.fixture(scope="session")
+def fast_stack(tmp_path_factory, model_store):
+    """TorchServe with only the fast model, plus the gateway, on free loopback ports."""
+    stack = make_stack(tmp_path_factory.mktemp("run_fast"), model_store, ["nsmc_fast.mar"])
+    try:
+        stack.start_torchserve()
+        stack.wait_torchserve()
+        stack.start_gateway()
+        stack.wait_ready(180)
+        yield stack
+    finally:
+        stack.stop()
+        print_log_tails(stack)  # shown by pytest only when something failed
+
+
+def print_log_tails(stack: Stack, lines: int = 30) -> None:
+    for log in ("torchserve.log", "gateway.log"):
+        path = stack.run_dir / log
+        if path.exists():
+            print(f"--- tail of {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
