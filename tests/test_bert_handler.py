@@ -1,0 +1,82 @@
+"""The BERT handler on a tiny randomly initialised model that the test builds itself."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer, BertForSequenceClassification
+
+from handlers.bert_handler import BertSentimentHandler, positive_index
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, torchserve_context
+from train.bert.modeling import bert_config
+from train.bert.tokenizer import build_wordpiece, wrap
+
+CORPUS = [SEED_POSITIVE, SEED_NEGATIVE, "정말 재밌는 영화 최고", "지루하고 별로였다", "배우 연기 좋다 ㅋㅋ"] * 20
+
+
+def tiny_model_dir(path, id2label=None):
+    tokenizer = wrap(build_wordpiece(CORPUS, vocab_size=200, min_frequency=1), model_max_length=128)
+    config = bert_config(len(tokenizer), tokenizer.pad_token_id, hidden=32, layers=2, heads=2)
+    if id2label is not None:
+        config.id2label, config.label2id = id2label, {v: k for k, v in id2label.items()}
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return tiny_model_dir(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="module")
+def handler(model_dir):
+    h = BertSentimentHandler()
+    h.initialize(torchserve_context(model_dir))
+    return h
+
+
+def reference_positive(model_dir, texts, positive=1):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = BertForSequenceClassification.from_pretrained(model_dir).eval()
+    with torch.inference_mode():
+        return np.array([torch.softmax(model(**tokenizer(t, return_tensors="pt")).logits, -1)[0, positive].item()
+                         for t in texts])
+
+
+def test_batch_matches_one_by_one_scoring(handler, model_dir):
+    texts = ["짧다", SEED_NEGATIVE, "중간 길이의 리뷰 입니다", SEED_POSITIVE * 3, "좋아"] * 15  # > one forward pass
+    assert np.allclose(handler.predict_positive(texts), reference_positive(model_dir, texts), atol=1e-5)
+
+
+def test_requests_in_a_batch_get_their_own_answers(handler, model_dir):
+    bodies = [{"text": [SEED_POSITIVE, SEED_NEGATIVE]}, {"text": 42}, {"text": SEED_NEGATIVE}]
+    context = torchserve_context(model_dir, batch_size=3)
+    first, bad, single = (json.loads(r) for r in handler.handle([{"body": b} for b in bodies], context))
+    expected = reference_positive(model_dir, [SEED_POSITIVE, SEED_NEGATIVE])
+    for result, p in zip(first, expected):
+        assert result["label"] == ("positive" if p >= 0.5 else "negative")
+        assert result["confidence"] == pytest.approx(max(p, 1 - p), abs=1e-5)
+    assert "error" in bad and context.get_response_status(1)[0] == 400
+    assert set(single) == {"label", "confidence"}
+
+
+def test_labels_follow_config_id2label(tmp_path):
+    swapped = tiny_model_dir(tmp_path, id2label={0: "positive", 1: "negative"})
+    handler = BertSentimentHandler()
+    handler.initialize(torchserve_context(swapped))
+    assert handler.positive_index == 0
+    expected = reference_positive(swapped, [SEED_POSITIVE], positive=0)
+    assert handler.predict_positive([SEED_POSITIVE])[0] == pytest.approx(expected[0], abs=1e-5)
+
+
+@pytest.mark.parametrize("id2label, index", [
+    ({0: "negative", 1: "positive"}, 1), ({0: "POSITIVE", 1: "NEGATIVE"}, 0), ({0: "LABEL_0", 1: "LABEL_1"}, 1)])
+def test_positive_index(id2label, index):
+    assert positive_index(id2label) == index
+
+
+def test_non_binary_config_is_refused():
+    with pytest.raises(ValueError, match="binary"):
+        positive_index({0: "a", 1: "b", 2: "c"})
