@@ -62,3 +62,29 @@ def print_log_tails(stack: Stack, lines: int = 30) -> None:
         path = stack.run_dir / log
         if path.exists():
             print(f"--- tail of {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+
+
+@pytest.fixture(scope="session")
+def shipped_bert_dir() -> Path:
+    from train import settings
+
+    path = settings.MODELS_DIR / settings.ACCURATE_MODEL_NAME
+    if not (path / "config.json").exists():
+        pytest.fail(f"the shipped BERT model is missing at {path}; `make train-bert` rebuilds it")
+    return path
+
+
+@pytest.fixture(scope="session")
+def full_stack(tmp_path_factory, model_store, shipped_bert_dir):
+    """TorchServe with both models (the accurate one is the shipped default), plus the gateway."""
+    build_archive("bert", shipped_bert_dir, archive_path("bert", store=model_store))
+    stack = make_stack(tmp_path_factory.mktemp("run_full"), model_store, ["nsmc_fast.mar", "nsmc_bert.mar"])
+    try:
+        stack.start_torchserve()
+        stack.wait_torchserve()
+        stack.start_gateway()
+        stack.wait_ready(240, accurate=True)
+        yield stack
+    finally:
+        stack.stop()
+        print_log_tails(stack)

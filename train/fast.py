@@ -20,7 +20,7 @@ import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from handlers.fast_model import KiwiMorphemes, NBLogisticRegression
+from handlers.fast_model import KiwiMorphemes, NBLogisticRegression, remove_spaces
 from handlers.text import clean_text
 from train import settings
 from train.data import Split, load_split
@@ -36,27 +36,37 @@ class FastParams:
 
     char_ngrams: tuple[int, int] = (1, 5)
     morpheme_ngrams: tuple[int, int] = (1, 2)
+    word_ngrams: tuple[int, int] | None = None
+    nospace_char_ngrams: tuple[int, int] | None = (2, 5)  # spacing in reviews is unreliable
     min_df: int = 2
-    C: float = 1.0
+    C: float = 4.0
     use_morphemes: bool = True
 
 
+def _tfidf(params: FastParams, **kwargs) -> TfidfVectorizer:
+    return TfidfVectorizer(min_df=params.min_df, sublinear_tf=True, dtype=np.float32, **kwargs)
+
+
 def build_pipeline(params: FastParams = FastParams()) -> Pipeline:
-    features = [
-        ("chars", TfidfVectorizer(analyzer="char", ngram_range=params.char_ngrams,
-                                  min_df=params.min_df, sublinear_tf=True, dtype=np.float32)),
-    ]
+    features = [("chars", _tfidf(params, analyzer="char", ngram_range=params.char_ngrams))]
     if params.use_morphemes:
         features.append(("morphemes", Pipeline([
             ("kiwi", KiwiMorphemes()),
-            ("tfidf", TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=params.morpheme_ngrams,
-                                      min_df=params.min_df, sublinear_tf=True, dtype=np.float32)),
+            ("tfidf", _tfidf(params, token_pattern=r"\S+", lowercase=False, ngram_range=params.morpheme_ngrams)),
         ])))
+    if params.word_ngrams:
+        features.append(("words", _tfidf(params, token_pattern=r"\S+", ngram_range=params.word_ngrams)))
+    if params.nospace_char_ngrams:
+        features.append(("nospace_chars", _tfidf(params, analyzer="char", ngram_range=params.nospace_char_ngrams,
+                                                 preprocessor=remove_spaces)))
     return Pipeline([("features", FeatureUnion(features)), ("classifier", NBLogisticRegression(C=params.C))])
 
 
-def fit(train: Split, params: FastParams = FastParams()) -> Pipeline:
-    return build_pipeline(params).fit([clean_text(t) for t in train.texts], train.labels)
+def fit(train: Split, params: FastParams = FastParams(), n_jobs: int = 2) -> Pipeline:
+    """Fit on cleaned texts; feature blocks fit in parallel, but the saved model scores serially."""
+    pipeline = build_pipeline(params).set_params(features__n_jobs=n_jobs)
+    pipeline.fit([clean_text(t) for t in train.texts], train.labels)
+    return pipeline.set_params(features__n_jobs=None)
 
 
 def accuracy(pipeline: Pipeline, data: Split) -> float:
