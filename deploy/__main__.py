@@ -4,17 +4,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from deploy import processes
 from deploy.stack import Stack
-from train.archive import archive_path
+from deploy.registry import Registry
+from train.archive import KINDS, archive_path
+
+
+def served_archive(stack: Stack, kind: str) -> Path:
+    """The version the registry says is served (promotions survive restarts), else the default build."""
+    served = Registry(stack.model_store).serving(KINDS[kind].model_name)
+    return stack.model_store / served[1]["file"] if served else archive_path(kind, store=stack.model_store)
 
 
 def up(stack: Stack, timeout: float) -> int:
     if processes.running_pid(stack.run_dir / "torchserve.pid") or processes.running_pid(stack.run_dir / "gateway.pid"):
         print("already running; `make stop` first. Health:", json.dumps(stack.health(), ensure_ascii=False))
         return 1
-    fast, bert = archive_path("fast"), archive_path("bert")
+    fast, bert = served_archive(stack, "fast"), served_archive(stack, "bert")
     if not fast.exists():
         print(f"error: {fast} is missing; run `make archive`", file=sys.stderr)
         return 1

@@ -6,7 +6,8 @@ import logging
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from gateway import health, predict
+from gateway import health, predict, training
+from gateway.auth import load_or_create_token
 from gateway.errors import ApiError
 from gateway.settings import GatewaySettings
 from gateway.torchserve import BackendError, BackendTimeout, BackendUnavailable, ModelNotDeployed, TorchServeClient
@@ -52,5 +53,8 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
         settings.inference_url, settings.management_url, settings.key_file, settings.timeout_seconds)
     app.register_blueprint(predict.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(training.blueprint)
+    settings.job_dir.mkdir(parents=True, exist_ok=True)
+    app.config["ADMIN_TOKEN"] = settings.admin_token or load_or_create_token(settings.admin_token_file)
     register_error_handlers(app)
     return app

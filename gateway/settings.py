@@ -16,6 +16,15 @@ class GatewaySettings(BaseSettings):
     fast_model: str = project.FAST_MODEL_NAME
     accurate_model: str = project.ACCURATE_MODEL_NAME
 
+    # /train and rollback: the admin token (else the file below, made 0600 on first start)
+    admin_token: str | None = None
+    admin_token_file: Path = project.PROJECT_ROOT / "run" / "admin_token"
+    job_dir: Path = project.PROJECT_ROOT / "run" / "jobs"
+    model_store: Path = project.MODEL_STORE
+    promotion_tolerance: float = 0.5  # accuracy points a new version may lose and still be promoted
+    train_limit: int | None = None  # train/evaluate on subsets (tests, quick trials); None: full NSMC
+    test_limit: int | None = None
+
     max_texts: int = 64
     max_text_chars: int = 2000
     max_body_bytes: int = 256 * 1024

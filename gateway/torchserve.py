@@ -142,3 +142,34 @@ class TorchServeClient:
         if response.status_code >= 400:
             raise BackendError(f"describe {model}: {_message(response)}", response.status_code)
         return response.json()[0]
+
+    def predict_version(self, model: str, version: str, texts: list[str]) -> list[dict]:
+        response = self.request("POST", "inference", f"/predictions/{model}/{version}", json={"text": texts})
+        if response.status_code >= 400:
+            raise BackendError(f"{model} v{version} failed: {_message(response)}", response.status_code)
+        return response.json()
+
+    def versions(self, model: str) -> list[dict]:
+        response = self.request("GET", "management", f"/models/{model}/all", timeout=10)
+        if response.status_code == 404:
+            return []
+        if response.status_code >= 400:
+            raise BackendError(f"list {model}: {_message(response)}", response.status_code)
+        return response.json()
+
+    def register(self, archive_file: str, timeout: float = 300) -> None:
+        """Register a .mar from the model store with one worker, returning once it can serve."""
+        response = self.request("POST", "management", "/models", timeout=timeout,
+                                params={"url": archive_file, "initial_workers": 1, "synchronous": "true"})
+        if response.status_code >= 400:
+            raise BackendError(f"register {archive_file}: {_message(response)}", response.status_code)
+
+    def set_default(self, model: str, version: str) -> None:
+        response = self.request("PUT", "management", f"/models/{model}/{version}/set-default")
+        if response.status_code >= 400:
+            raise BackendError(f"set-default {model} v{version}: {_message(response)}", response.status_code)
+
+    def unregister(self, model: str, version: str) -> None:
+        response = self.request("DELETE", "management", f"/models/{model}/{version}", timeout=60)
+        if response.status_code >= 400 and response.status_code != 404:
+            raise BackendError(f"unregister {model} v{version}: {_message(response)}", response.status_code)

@@ -8,7 +8,7 @@ import pytest
 from deploy.stack import Stack
 from tests.helpers import free_port
 from train import fast
-from train.archive import archive_path, build_archive
+from train.archive import publish
 from train.data import data_dir_from_env
 
 FIXTURE_TRAIN_ROWS = 20_000
@@ -32,7 +32,7 @@ def fast_model_dir(tmp_path_factory, nsmc_dir) -> Path:
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory, fast_model_dir) -> Path:
     store = tmp_path_factory.mktemp("archives")
-    build_archive("fast", fast_model_dir, archive_path("fast", store=store))
+    publish("fast", fast_model_dir, store)
     return store
 
 
@@ -77,7 +77,7 @@ def shipped_bert_dir() -> Path:
 @pytest.fixture(scope="session")
 def full_stack(tmp_path_factory, model_store, shipped_bert_dir):
     """TorchServe with both models (the accurate one is the shipped default), plus the gateway."""
-    build_archive("bert", shipped_bert_dir, archive_path("bert", store=model_store))
+    publish("bert", shipped_bert_dir, model_store)
     stack = make_stack(tmp_path_factory.mktemp("run_full"), model_store, ["nsmc_fast.mar", "nsmc_bert.mar"])
     try:
         stack.start_torchserve()

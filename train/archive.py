@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import subprocess
@@ -49,7 +50,7 @@ def _archiver() -> str:
     return str(beside_python) if beside_python.exists() else "torch-model-archiver"
 
 
-def build_archive(kind: str, model_dir: Path, dest: Path, version: str = "1.0", overwrite: bool = False) -> Path:
+def build_archive(kind: str, model_dir: Path, dest: Path, version: str = "1", overwrite: bool = False) -> Path:
     """Package `model_dir` with the handlers package into `dest` (a .mar path)."""
     spec = KINDS[kind]
     model_dir = Path(model_dir)
@@ -80,18 +81,30 @@ def build_archive(kind: str, model_dir: Path, dest: Path, version: str = "1.0", 
     return dest
 
 
+def publish(kind: str, model_dir: Path, store: Path = settings.MODEL_STORE, version: str = "1",
+            overwrite: bool = False) -> Path:
+    """Build archives/<model>.mar and record it in the registry (served if nothing is yet)."""
+    from deploy.registry import Registry, record_archive
+
+    dest = build_archive(kind, model_dir, archive_path(kind, store=store), version, overwrite)
+    metrics_file = Path(model_dir) / "metrics.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    name = KINDS[kind].model_name
+    record_archive(store, name, version, dest.name, metrics, serve=Registry(store).serving(name) is None)
+    return dest
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=sorted(KINDS))
     parser.add_argument("--model-dir", type=Path, help="trained model directory (default: models/<model name>)")
-    parser.add_argument("--version", default="1.0")
-    parser.add_argument("--dest", type=Path, help="output .mar (default: archives/<model name>.mar)")
+    parser.add_argument("--version", default="1")
     parser.add_argument("--force", action="store_true", help="replace an existing archive")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     model_dir = args.model_dir or settings.MODELS_DIR / KINDS[args.kind].model_name
     try:
-        print(build_archive(args.kind, model_dir, args.dest or archive_path(args.kind), args.version, args.force))
+        print(publish(args.kind, model_dir, version=args.version, overwrite=args.force))
     except ArchiveError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

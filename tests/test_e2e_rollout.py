@@ -1,0 +1,153 @@
+"""/train end to end: real TorchServe, real gateway, real training on an NSMC subset.
+
+The tests run in order on one stack: promote v2 under traffic, gate out v3, restart, roll back.
+"""
+import shutil
+import threading
+import time
+
+import pytest
+import requests
+
+from deploy.__main__ import served_archive
+from deploy.registry import Registry
+from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_log_tails
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
+
+pytestmark = pytest.mark.e2e
+TOKEN = "test-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def rollout_stack(tmp_path_factory, model_store):
+    store = tmp_path_factory.mktemp("rollout_store")
+    for item in model_store.iterdir():
+        if item.name.startswith("nsmc_fast") or item.name == "registry.json":
+            shutil.copy2(item, store / item.name)
+    run_dir = tmp_path_factory.mktemp("run_rollout")
+    stack = make_stack(run_dir, store, ["nsmc_fast.mar"], SENTIMENT_ADMIN_TOKEN=TOKEN,
+                       SENTIMENT_MODEL_STORE=str(store), SENTIMENT_JOB_DIR=str(run_dir / "jobs"),
+                       SENTIMENT_MODELS_DIR=str(tmp_path_factory.mktemp("rollout_models")),
+                       SENTIMENT_TEST_LIMIT=str(FIXTURE_TEST_ROWS))
+    try:
+        stack.start_torchserve()
+        stack.wait_torchserve()
+        stack.start_gateway()
+        stack.wait_ready(180)
+        yield stack
+    finally:
+        stack.stop()
+        print_log_tails(stack)
+        for log in sorted((run_dir / "jobs").glob("*.log")):
+            print(f"--- {log}\n{log.read_text()[-3000:]}")
+
+
+def served_version(stack):
+    return requests.get(f"{stack.gateway_url}/health", timeout=10).json()["models"]["fast"]["version"]
+
+
+def wait_for_job(stack, job_id, timeout=900):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(f"{stack.gateway_url}/train/{job_id}", timeout=10).json()
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        time.sleep(2)
+    raise TimeoutError(job)
+
+
+class Traffic(threading.Thread):
+    """Steady /predict traffic until stopped (bounded by a deadline), counting failures."""
+
+    def __init__(self, stack, deadline_s=900):
+        super().__init__(daemon=True)
+        self.stack, self.deadline = stack, time.monotonic() + deadline_s
+        self.sent = self.failed = 0
+        self.stopping = threading.Event()
+        self.failures = []
+
+    def run(self):
+        session = requests.Session()
+        while not self.stopping.is_set() and time.monotonic() < self.deadline:
+            try:
+                response = session.post(f"{self.stack.gateway_url}/predict",
+                                        json={"text": [SEED_POSITIVE, SEED_NEGATIVE]}, timeout=30)
+                ok = response.status_code == 200 and [v["label"] for v in response.json().values()] == ["positive", "negative"]
+            except requests.RequestException as exc:
+                ok, response = False, f"{type(exc).__name__}: {exc}"
+            self.sent += 1
+            if not ok:
+                self.failed += 1
+                self.failures.append(f"{time.strftime('%H:%M:%S')} {getattr(response, 'text', response)}"[:300])
+            time.sleep(0.05)
+
+
+def test_changing_endpoints_need_the_admin_token(rollout_stack):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        for path in ("/train", "/models/fast/rollback"):
+            response = requests.post(f"{rollout_stack.gateway_url}{path}", headers=headers, timeout=10)
+            assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+    assert not list((rollout_stack.run_dir / "jobs").glob("*.log"))  # nothing was started
+
+
+def test_bad_train_bodies_are_400(rollout_stack):
+    for body in ({"model": "bert"}, {"wait": "yes"}, {"train_limit": 5}, {"surprise": 1}):
+        response = requests.post(f"{rollout_stack.gateway_url}/train", json=body, headers=AUTH, timeout=10)
+        assert response.status_code == 400, body
+
+
+def test_rollout_under_traffic_promotes_with_zero_failures(rollout_stack):
+    assert served_version(rollout_stack) == "1"
+    traffic = Traffic(rollout_stack)
+    traffic.start()
+    started = requests.post(f"{rollout_stack.gateway_url}/train", json={"train_limit": FIXTURE_TRAIN_ROWS},
+                            headers=AUTH, timeout=30)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    second = requests.post(f"{rollout_stack.gateway_url}/train", headers=AUTH, timeout=30)
+    assert second.status_code == 409 and second.json()["error"]["job_id"] == job_id
+    latest = requests.get(f"{rollout_stack.gateway_url}/train", timeout=10).json()
+    assert latest["id"] == job_id and "elapsed_seconds" in latest
+    job = wait_for_job(rollout_stack, job_id)
+    time.sleep(1)  # some traffic after the switch too
+    traffic.stopping.set()
+    traffic.join(60)
+    print(f"rollout: {traffic.sent} requests, {traffic.failed} failed, job {job}")
+    assert job["state"] == "succeeded" and job["promoted"] is True, job
+    assert job["version"] == "2" and job["test_accuracy"] > 0.7
+    assert traffic.failed == 0, traffic.failures[:5]
+    assert traffic.sent > 20
+    assert served_version(rollout_stack) == "2"
+
+
+def test_worse_candidate_is_gated_out(rollout_stack):
+    response = requests.post(f"{rollout_stack.gateway_url}/train", json={"train_limit": 1000, "wait": True},
+                             headers=AUTH, timeout=900)
+    job = response.json()
+    assert response.status_code == 200 and job["state"] == "succeeded", job
+    assert job["promoted"] is False and job["version"] == "3"
+    assert job["test_accuracy"] < job["serving_accuracy"] - 0.005
+    assert served_version(rollout_stack) == "2"
+    assert (rollout_stack.model_store / "nsmc_fast.v3.mar").exists()  # archived, not served
+
+
+def test_restart_serves_the_promoted_version(rollout_stack):
+    rollout_stack.stop_torchserve()
+    rollout_stack.models = [served_archive(rollout_stack, "fast").name]
+    rollout_stack.start_torchserve()
+    rollout_stack.wait_torchserve()
+    rollout_stack.wait_ready(180)
+    assert served_version(rollout_stack) == "2"
+
+
+def test_rollback_returns_to_the_previous_version(rollout_stack):
+    response = requests.post(f"{rollout_stack.gateway_url}/models/fast/rollback", headers=AUTH, timeout=300)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"model": "nsmc_fast", "serving": "1", "previous": "2"}
+    assert served_version(rollout_stack) == "1"
+    assert Registry(rollout_stack.model_store).serving("nsmc_fast")[0] == "1"
+    answer = requests.post(f"{rollout_stack.gateway_url}/predict", json={"text": SEED_NEGATIVE}, timeout=30).json()
+    assert answer["0"]["label"] == "negative"
+    unknown = requests.post(f"{rollout_stack.gateway_url}/models/other/rollback", headers=AUTH, timeout=10)
+    assert unknown.status_code == 404
