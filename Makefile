@@ -38,7 +38,8 @@ train-bert: setup
 
 $(FAST_MAR): $(FAST_MODEL) $(wildcard handlers/*.py) model_config/nsmc_fast.yaml
 	$(PY) -m train.archive fast --force
-$(BERT_MAR): $(BERT_MODEL) $(wildcard handlers/*.py) model_config/nsmc_bert.yaml | setup
+# The accurate archive blends BERT with the fast model (models/nsmc_bert/blend.json), so it needs both.
+$(BERT_MAR): $(BERT_MODEL) $(FAST_MODEL) $(wildcard handlers/*.py) model_config/nsmc_bert.yaml | setup
 	$(PY) -m train.archive bert --force
 archive: $(FAST_MAR) $(if $(wildcard $(BERT_MODEL)),$(BERT_MAR))
 archive-bert: setup

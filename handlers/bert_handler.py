@@ -2,7 +2,11 @@
 
 The directory (packed into the .mar) holds `config.json`, weights and tokenizer files, loaded
 offline with the Auto* classes. Labels come from `config.id2label`.
+
+Optional blend: when the archive also carries `blend.json` ({"bert_weight": w, ...}, chosen on dev
+by train/blend.py) and `fast_model.joblib`, the answer is w * P_bert + (1 - w) * P_fast.
 """
+import json
 import logging
 import os
 
@@ -10,10 +14,13 @@ import numpy as np
 import torch
 
 from handlers.base import SentimentHandler
+from handlers.fast_model import FastScorer
 
 log = logging.getLogger(__name__)
 MAX_TOKENS = 128
 MODEL_BATCH = 64  # texts per forward pass; each pass is padded only to its own longest text
+BLEND_FILE = "blend.json"
+BLEND_FAST_MODEL = "fast_model.joblib"
 
 
 def positive_index(id2label: dict) -> int:
@@ -41,9 +48,22 @@ class BertSentimentHandler(SentimentHandler):
             model_dir, local_files_only=True, dtype=torch.float32)
         self.model = model.to(self.device).eval()
         self.positive_index = positive_index(self.model.config.id2label)
+        self.bert_weight, self.fast_score = 1.0, None
+        blend, fast_model = os.path.join(model_dir, BLEND_FILE), os.path.join(model_dir, BLEND_FAST_MODEL)
+        if os.path.exists(blend) and os.path.exists(fast_model):
+            with open(blend) as f:
+                self.bert_weight = float(json.load(f)["bert_weight"])
+            self.fast_score = FastScorer(fast_model)
+            log.info("blending: %.3f * BERT + %.3f * fast model", self.bert_weight, 1 - self.bert_weight)
+
+    def predict_positive(self, texts):
+        positive = self.bert_positive(texts)
+        if self.fast_score is not None and self.bert_weight < 1.0:
+            positive = self.bert_weight * positive + (1.0 - self.bert_weight) * self.fast_score(texts)
+        return positive
 
     @torch.inference_mode()
-    def predict_positive(self, texts):
+    def bert_positive(self, texts):
         # Sorting by length keeps each forward pass's padding small.
         order = np.argsort([len(t) for t in texts], kind="stable")
         positive = np.empty(len(texts), dtype=np.float64)

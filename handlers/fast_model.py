@@ -78,3 +78,16 @@ class NBLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+class FastScorer:
+    """P(positive) from a joblib-saved fast pipeline (the fast handler and the BERT blend use it)."""
+
+    def __init__(self, path):
+        import joblib
+
+        self.pipeline = joblib.load(path)
+        self.positive_column = list(self.pipeline.classes_).index(1)
+
+    def __call__(self, texts) -> np.ndarray:
+        return np.asarray(self.pipeline.predict_proba(texts))[:, self.positive_column]

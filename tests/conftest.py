@@ -75,9 +75,9 @@ def shipped_bert_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def full_stack(tmp_path_factory, model_store, shipped_bert_dir):
+def full_stack(tmp_path_factory, model_store, shipped_bert_dir, fast_model_dir):
     """TorchServe with both models (the accurate one is the shipped default), plus the gateway."""
-    publish("bert", shipped_bert_dir, model_store)
+    publish("bert", shipped_bert_dir, model_store, fast_model=fast_model_dir / "model.joblib")
     stack = make_stack(tmp_path_factory.mktemp("run_full"), model_store, ["nsmc_fast.mar", "nsmc_bert.mar"])
     try:
         stack.start_torchserve()

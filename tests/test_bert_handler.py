@@ -80,3 +80,18 @@ def test_positive_index(id2label, index):
 def test_non_binary_config_is_refused():
     with pytest.raises(ValueError, match="binary"):
         positive_index({0: "a", 1: "b", 2: "c"})
+
+
+def test_blend_mixes_bert_and_fast_probabilities(tmp_path, fast_model_dir):
+    import shutil
+
+    from handlers.fast_model import FastScorer
+
+    blended = tiny_model_dir(tmp_path)
+    (blended / "blend.json").write_text(json.dumps({"bert_weight": 0.25}))
+    shutil.copy2(fast_model_dir / "model.joblib", blended / "fast_model.joblib")
+    handler = BertSentimentHandler()
+    handler.initialize(torchserve_context(blended))
+    texts = [SEED_POSITIVE, SEED_NEGATIVE]
+    expected = 0.25 * reference_positive(blended, texts) + 0.75 * FastScorer(fast_model_dir / "model.joblib")(texts)
+    assert np.allclose(handler.predict_positive(texts), expected, atol=1e-5)

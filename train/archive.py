@@ -50,7 +50,18 @@ def _archiver() -> str:
     return str(beside_python) if beside_python.exists() else "torch-model-archiver"
 
 
-def build_archive(kind: str, model_dir: Path, dest: Path, version: str = "1", overwrite: bool = False) -> Path:
+DEFAULT_FAST_MODEL = settings.MODELS_DIR / settings.FAST_MODEL_NAME / "model.joblib"
+
+
+def _add_blend_partner(stage: Path, fast_model: Path) -> None:
+    """A blended BERT archive also carries the fast model it was blended with (see train/blend.py)."""
+    if not fast_model.is_file():
+        raise ArchiveError(f"{fast_model} is missing: the blended BERT archive needs the fast model (make train-fast)")
+    shutil.copy2(fast_model, stage / "fast_model.joblib")
+
+
+def build_archive(kind: str, model_dir: Path, dest: Path, version: str = "1", overwrite: bool = False,
+                  fast_model: Path = DEFAULT_FAST_MODEL) -> Path:
     """Package `model_dir` with the handlers package into `dest` (a .mar path)."""
     spec = KINDS[kind]
     model_dir = Path(model_dir)
@@ -66,6 +77,8 @@ def build_archive(kind: str, model_dir: Path, dest: Path, version: str = "1", ov
         for item in model_dir.iterdir():
             if item.is_file():
                 shutil.copy2(item, stage / item.name)
+        if kind == "bert" and (model_dir / "blend.json").exists():
+            _add_blend_partner(stage, fast_model)
         command = [
             _archiver(), "--model-name", spec.model_name, "--version", version,
             "--handler", str(HANDLERS_DIR / spec.handler), "--extra-files", str(stage),
@@ -82,11 +95,11 @@ def build_archive(kind: str, model_dir: Path, dest: Path, version: str = "1", ov
 
 
 def publish(kind: str, model_dir: Path, store: Path = settings.MODEL_STORE, version: str = "1",
-            overwrite: bool = False) -> Path:
+            overwrite: bool = False, fast_model: Path = DEFAULT_FAST_MODEL) -> Path:
     """Build archives/<model>.mar and record it in the registry (served if nothing is yet)."""
     from deploy.registry import Registry, record_archive
 
-    dest = build_archive(kind, model_dir, archive_path(kind, store=store), version, overwrite)
+    dest = build_archive(kind, model_dir, archive_path(kind, store=store), version, overwrite, fast_model)
     metrics_file = Path(model_dir) / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     name = KINDS[kind].model_name
