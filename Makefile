@@ -42,8 +42,9 @@ $(FAST_MAR): $(FAST_MODEL) $(wildcard handlers/*.py) model_config/nsmc_fast.yaml
 $(BERT_MAR): $(BERT_MODEL) $(FAST_MODEL) $(wildcard handlers/*.py) model_config/nsmc_bert.yaml | setup
 	$(PY) -m train.archive bert --force
 archive: $(FAST_MAR) $(if $(wildcard $(BERT_MODEL)),$(BERT_MAR))
+# MODEL may be a local directory or a hub id (downloads, so it needs the network).
 archive-bert: setup
-	$(PY) -m train.archive bert $(if $(MODEL),--model-dir "$(MODEL)") --force
+	$(if $(MODEL),HF_HUB_OFFLINE=0) $(PY) -m train.archive bert $(if $(MODEL),--model-dir "$(MODEL)") --force
 
 deploy: archive
 	$(PY) -m deploy up

@@ -27,11 +27,8 @@ def up(stack: Stack, timeout: float) -> int:
         print(f"error: {fast} is missing; run `make archive`", file=sys.stderr)
         return 1
     stack.models = [p.name for p in (fast, bert) if p.exists()]
-    stack.start_torchserve()
-    stack.wait_torchserve(timeout)
-    stack.start_gateway()
     try:
-        health = stack.wait_ready(timeout, accurate=bert.exists())
+        health = stack.start(timeout, accurate=bert.exists())
     except (TimeoutError, RuntimeError) as exc:
         print(f"error: {exc}; logs in {stack.run_dir}", file=sys.stderr)
         stack.stop()

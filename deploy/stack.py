@@ -114,6 +114,13 @@ class Stack:
                 return False
         processes.wait_for(up, timeout, "TorchServe", lambda: processes.running_pid(self._pid("torchserve")) is not None)
 
+    def start(self, timeout: float = 180, accurate: bool = False) -> dict:
+        """TorchServe, then the gateway; returns /health once the models can answer."""
+        self.start_torchserve()
+        self.wait_torchserve(timeout)
+        self.start_gateway()
+        return self.wait_ready(timeout, accurate)
+
     def stop_torchserve(self) -> bool:
         return processes.stop(self._pid("torchserve"))
 

@@ -99,6 +99,8 @@ class SentimentHandler(BaseHandler):
         self.context = context
         self.manifest = context.manifest
         properties = context.system_properties
+        # The `handler:` section of the archive's model-config YAML (model_config/<model>.yaml).
+        self.handler_config = (getattr(context, "model_yaml_config", None) or {}).get("handler") or {}
         started = time.perf_counter()
         self.load_model(properties["model_dir"], properties)
         log.info("%s ready in %.1fs", type(self).__name__, time.perf_counter() - started)

@@ -35,6 +35,17 @@ def positive_index(id2label: dict) -> int:
     return 1
 
 
+def quantize_int8(model):
+    """Dynamic int8 quantization of the Linear layers (weights int8, activations quantized per batch)."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch marks the quantized-tensor API deprecated; it still works
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 class BertSentimentHandler(SentimentHandler):
     def load_model(self, model_dir, properties):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -47,6 +58,8 @@ class BertSentimentHandler(SentimentHandler):
         model = AutoModelForSequenceClassification.from_pretrained(
             model_dir, local_files_only=True, dtype=torch.float32)
         self.model = model.to(self.device).eval()
+        if self.handler_config.get("quantize") == "int8" and self.device.type == "cpu":
+            self.model = quantize_int8(self.model)
         self.positive_index = positive_index(self.model.config.id2label)
         self.bert_weight, self.fast_score = 1.0, None
         blend, fast_model = os.path.join(model_dir, BLEND_FILE), os.path.join(model_dir, BLEND_FAST_MODEL)

@@ -1,6 +1,7 @@
 """Session fixtures: a fast model trained on an NSMC subset, its archive, and a live stack."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -45,12 +46,14 @@ def make_stack(run_dir: Path, model_store: Path, models: list[str], **gateway_en
 @pytest.fixture(scope="session")
 def fast_stack(tmp_path_factory, model_store):
     """TorchServe with only the fast model, plus the gateway, on free loopback ports."""
-    stack = make_stack(tmp_path_factory.mktemp("run_fast"), model_store, ["nsmc_fast.mar"])
+    with running(make_stack(tmp_path_factory.mktemp("run_fast"), model_store, ["nsmc_fast.mar"])) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def running(stack: Stack, accurate: bool = False):
     try:
-        stack.start_torchserve()
-        stack.wait_torchserve()
-        stack.start_gateway()
-        stack.wait_ready(180)
+        stack.start(240, accurate)
         yield stack
     finally:
         stack.stop()
@@ -79,12 +82,5 @@ def full_stack(tmp_path_factory, model_store, shipped_bert_dir, fast_model_dir):
     """TorchServe with both models (the accurate one is the shipped default), plus the gateway."""
     publish("bert", shipped_bert_dir, model_store, fast_model=fast_model_dir / "model.joblib")
     stack = make_stack(tmp_path_factory.mktemp("run_full"), model_store, ["nsmc_fast.mar", "nsmc_bert.mar"])
-    try:
-        stack.start_torchserve()
-        stack.wait_torchserve()
-        stack.start_gateway()
-        stack.wait_ready(240, accurate=True)
+    with running(stack, accurate=True):
         yield stack
-    finally:
-        stack.stop()
-        print_log_tails(stack)

@@ -95,3 +95,14 @@ def test_blend_mixes_bert_and_fast_probabilities(tmp_path, fast_model_dir):
     texts = [SEED_POSITIVE, SEED_NEGATIVE]
     expected = 0.25 * reference_positive(blended, texts) + 0.75 * FastScorer(fast_model_dir / "model.joblib")(texts)
     assert np.allclose(handler.predict_positive(texts), expected, atol=1e-5)
+
+
+def test_int8_option_from_model_config_quantizes(model_dir):
+    context = torchserve_context(model_dir)
+    context.model_yaml_config = {"handler": {"quantize": "int8"}}
+    handler = BertSentimentHandler()
+    handler.initialize(context)
+    kinds = {type(m).__name__ for m in handler.model.modules()}
+    assert "DynamicQuantizedLinear" in kinds or "Linear" not in kinds
+    texts = [SEED_POSITIVE, SEED_NEGATIVE, "좋아"]
+    assert np.allclose(handler.predict_positive(texts), reference_positive(model_dir, texts), atol=0.05)

@@ -11,7 +11,7 @@ import requests
 
 from deploy.__main__ import served_archive
 from deploy.registry import Registry
-from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_log_tails
+from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, running
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
 
 pytestmark = pytest.mark.e2e
@@ -31,14 +31,9 @@ def rollout_stack(tmp_path_factory, model_store):
                        SENTIMENT_MODELS_DIR=str(tmp_path_factory.mktemp("rollout_models")),
                        SENTIMENT_TEST_LIMIT=str(FIXTURE_TEST_ROWS))
     try:
-        stack.start_torchserve()
-        stack.wait_torchserve()
-        stack.start_gateway()
-        stack.wait_ready(180)
-        yield stack
+        with running(stack):
+            yield stack
     finally:
-        stack.stop()
-        print_log_tails(stack)
         for log in sorted((run_dir / "jobs").glob("*.log")):
             print(f"--- {log}\n{log.read_text()[-3000:]}")
 
@@ -137,7 +132,7 @@ def test_restart_serves_the_promoted_version(rollout_stack):
     rollout_stack.models = [served_archive(rollout_stack, "fast").name]
     rollout_stack.start_torchserve()
     rollout_stack.wait_torchserve()
-    rollout_stack.wait_ready(180)
+    rollout_stack.wait_ready(180)  # the same gateway process
     assert served_version(rollout_stack) == "2"
 
 

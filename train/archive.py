@@ -107,17 +107,33 @@ def publish(kind: str, model_dir: Path, store: Path = settings.MODEL_STORE, vers
     return dest
 
 
+def fetch_hub_model(model_id: str, dest: Path) -> Path:
+    """Save a Hugging Face hub classifier (e.g. sackoh/bert-base-multilingual-cased-nsmc) locally."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(model_id).save_pretrained(dest)
+        AutoModelForSequenceClassification.from_pretrained(model_id).save_pretrained(dest)
+    except OSError as exc:
+        raise ArchiveError(f"{model_id} is neither a local directory nor a reachable hub model ({exc}); "
+                           f"online, unset HF_HUB_OFFLINE") from exc
+    return dest
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=sorted(KINDS))
-    parser.add_argument("--model-dir", type=Path, help="trained model directory (default: models/<model name>)")
+    parser.add_argument("--model-dir", help="trained model directory, or (bert) a hub model id (default: models/<model name>)")
     parser.add_argument("--version", default="1")
     parser.add_argument("--force", action="store_true", help="replace an existing archive")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    model_dir = args.model_dir or settings.MODELS_DIR / KINDS[args.kind].model_name
+    model_dir = Path(args.model_dir) if args.model_dir else settings.MODELS_DIR / KINDS[args.kind].model_name
     try:
-        print(publish(args.kind, model_dir, version=args.version, overwrite=args.force))
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.kind == "bert" and args.model_dir and not model_dir.is_dir():
+                model_dir = fetch_hub_model(args.model_dir, Path(tmp))
+            print(publish(args.kind, model_dir, version=args.version, overwrite=args.force))
     except ArchiveError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
