@@ -49,8 +49,19 @@ def _read_job(job_id: str) -> dict | None:
     if job.get("state") not in FINISHED:  # live elapsed time between status updates
         started = datetime.fromisoformat(job["started_at"])
         job["elapsed_seconds"] = round((datetime.now(timezone.utc) - started).total_seconds(), 1)
+        if _lock_is_free():  # the job lock dies with its process: this job will never finish
+            job.update(state="failed", error={"step": job.get("step"),
+                                              "message": "the training process exited unexpectedly; see its log"})
     job.pop("started_monotonic", None)
     return job
+
+
+def _lock_is_free() -> bool:
+    lock = acquire_lock(current_app.config["SETTINGS"].job_dir)
+    if lock is None:
+        return False
+    os.close(lock)
+    return True
 
 
 def _current_job_id() -> str | None:

@@ -1,0 +1,43 @@
+"""Job status reads in the gateway (Flask test client; no TorchServe needed for these)."""
+import os
+
+import pytest
+
+from deploy.rollout import CURRENT_FILE, JobStatus, acquire_lock
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+
+
+@pytest.fixture
+def client(tmp_path):
+    settings = GatewaySettings(job_dir=tmp_path / "jobs", admin_token="t", model_store=tmp_path,
+                               key_file=tmp_path / "none.json")
+    return create_app(settings).test_client(), settings.job_dir
+
+
+def test_no_job_yet_is_404(client):
+    http, _ = client
+    assert http.get("/train").status_code == 404
+    assert http.get("/train/../../etc").status_code == 404
+    assert http.get("/train/zzzzzzzzzzzz").json["error"]["code"] == "no_job"
+
+
+def test_running_job_whose_process_died_reads_as_failed(client):
+    http, job_dir = client
+    JobStatus(job_dir, "0123456789ab").update(state="running", step="train")
+    (job_dir / CURRENT_FILE).write_text("0123456789ab")
+    job = http.get("/train").json
+    assert job["state"] == "failed" and job["error"]["step"] == "train"
+
+
+def test_running_job_holding_the_lock_reads_as_running(client):
+    http, job_dir = client
+    JobStatus(job_dir, "0123456789ab").update(state="running", step="train")
+    lock = acquire_lock(job_dir)
+    try:
+        job = http.get("/train/0123456789ab").json
+        assert job["state"] == "running" and job["elapsed_seconds"] >= 0
+        busy = http.post("/train", headers={"Authorization": "Bearer t"})
+        assert busy.status_code == 409
+    finally:
+        os.close(lock)
