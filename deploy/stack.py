@@ -67,9 +67,13 @@ class Stack:
         config.write_text(self.torchserve_properties())
         command = [str(BIN / "torchserve"), "--start", "--foreground", "--ts-config", str(config),
                    "--no-config-snapshots"]
+        # TorchServe's launcher keeps one pid file in $TMPDIR and refuses a second server beside it:
+        # a private TMPDIR lets `make deploy` and the tests' servers run side by side.
+        tmp = self.run_dir / "tmp"
+        tmp.mkdir(exist_ok=True)
         return processes.spawn(command, self.run_dir / "torchserve.log", self._pid("torchserve"), self.run_dir,
                                env={"LOG_LOCATION": str(self.run_dir / "logs"),
-                                    "METRICS_LOCATION": str(self.run_dir / "logs")})
+                                    "METRICS_LOCATION": str(self.run_dir / "logs"), "TMPDIR": str(tmp)})
 
     def start_gateway(self):
         self.run_dir.mkdir(parents=True, exist_ok=True)
