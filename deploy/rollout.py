@@ -40,7 +40,7 @@ class JobStatus:
     def __init__(self, job_dir: Path, job_id: str, **fields):
         self.path = job_dir / f"{job_id}.json"
         self.data = {"id": job_id, "model": "fast", "state": "queued", "step": None, "progress": 0.0,
-                     "started_at": now(), "started_monotonic": None, "finished_at": None, "elapsed_seconds": None,
+                     "started_at": now(), "finished_at": None, "elapsed_seconds": None,
                      "version": None, "test_accuracy": None, "serving_version": None, "serving_accuracy": None,
                      "promoted": False, "error": None, **fields}
         self._started = time.monotonic()

@@ -52,7 +52,6 @@ def _read_job(job_id: str) -> dict | None:
         if _lock_is_free():  # the job lock dies with its process: this job will never finish
             job.update(state="failed", error={"step": job.get("step"),
                                               "message": "the training process exited unexpectedly; see its log"})
-    job.pop("started_monotonic", None)
     return job
 
 
