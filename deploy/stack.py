@@ -21,6 +21,8 @@ class Stack:
     inference_port: int = 8080
     management_port: int = 8081
     metrics_port: int = 8082
+    grpc_inference_port: int = 7070
+    grpc_management_port: int = 7071
     gateway_bind: str = "127.0.0.1:5000"
     models: list[str] = field(default_factory=list)  # .mar files in the store to load at start
     gateway_env: dict = field(default_factory=dict)  # extra SENTIMENT_* settings
@@ -50,6 +52,8 @@ class Stack:
             "inference_address": self.inference_url,
             "management_address": self.management_url,
             "metrics_address": f"http://127.0.0.1:{self.metrics_port}",
+            "grpc_inference_port": self.grpc_inference_port,
+            "grpc_management_port": self.grpc_management_port,
             "model_store": str(self.model_store.resolve()),
             "load_models": ",".join(self.models),
         }
