@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 export HF_HUB_OFFLINE ?= 1
-NSMC_DIR ?= $(wildcard ../shared/nsmc)
+NSMC_DIR ?= $(abspath $(wildcard ../shared/nsmc))
 export NSMC_DIR
 
 FAST_MODEL := models/nsmc_fast/model.joblib
