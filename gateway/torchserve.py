@@ -2,7 +2,8 @@
 
 TorchServe writes fresh keys to key_file.json every time it starts; the client re-reads the file
 when it changes and once more whenever TorchServe rejects a key, so a TorchServe restart never
-needs a gateway restart.
+needs a gateway restart. Keys also expire (token_expiration_min) without the file changing: a key
+still rejected after a re-read is renewed through TorchServe's token API with the API key.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ class TorchServeKeys:
         self._keys: dict[str, str] = {}
 
     def get(self, kind: str) -> str | None:
-        """kind is 'inference' or 'management'; None when token authorization is off or not started."""
+        """kind is 'inference', 'management' or 'API'; None when token authorization is off or not started."""
         try:
             stat = self.path.stat()
             stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
@@ -66,7 +67,7 @@ class TorchServeKeys:
     def _read(self) -> dict[str, str]:
         try:
             raw = json.loads(self.path.read_text())
-            keys = {kind: raw[kind]["key"] for kind in ("inference", "management") if kind in raw}
+            keys = {kind: raw[kind]["key"] for kind in ("inference", "management", "API") if kind in raw}
             log.info("loaded TorchServe keys from %s", self.path)
             return keys
         except (OSError, ValueError, KeyError, TypeError) as exc:  # written while we read it
@@ -98,7 +99,7 @@ class TorchServeClient:
     def request(self, method: str, api: str, path: str, timeout: float | None = None, **kwargs):
         """One call to the 'inference' or 'management' API, retried once with re-read keys."""
         base = self.inference_url if api == "inference" else self.management_url
-        for attempt in range(2):
+        for attempt in range(3):
             key = self.keys.get(api)
             headers = {"Authorization": f"Bearer {key}"} if key else {}
             try:
@@ -110,9 +111,24 @@ class TorchServeClient:
                 raise BackendUnavailable("TorchServe is not reachable") from exc
             if not _rejected_key(response):
                 return response
-            log.warning("TorchServe rejected the %s key (attempt %d); re-reading %s", api, attempt + 1, self.keys.path)
+            if attempt == 0:
+                log.warning("TorchServe rejected the %s key; re-reading %s", api, self.keys.path)
+            else:
+                log.warning("TorchServe still rejects the %s key (expired?); asking it for a new one", api)
+                self._renew(api)
             self.keys.forget()
         raise BackendUnavailable("TorchServe rejected the gateway's key; is the key file readable?", 503)
+
+    def _renew(self, api: str) -> None:
+        """Have TorchServe issue a new key of this kind; it rewrites the key file."""
+        api_key = self.keys.get("API")
+        if not api_key:
+            return
+        try:
+            self.session.get(f"{self.management_url}/token", params={"type": api},
+                             headers={"Authorization": f"Bearer {api_key}"}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            log.warning("key renewal failed: %s", exc)
 
     def predict(self, model: str, texts: list[str]) -> list[dict]:
         response = self.request("POST", "inference", f"/predictions/{model}", json={"text": texts})

@@ -122,6 +122,16 @@ def test_gateway_follows_a_rotated_torchserve_key(fast_stack):
     assert post(fast_stack, {"text": SEED_POSITIVE}).status_code == 200
 
 
+def test_gateway_renews_a_key_that_torchserve_rejects(fast_stack):
+    """An expired key looks like this: TorchServe rejects it, and re-reading the file changes nothing."""
+    keys = json.loads(fast_stack.key_file.read_text())
+    keys["inference"]["key"] = "expired0"
+    fast_stack.key_file.write_text(json.dumps(keys))
+    response = post(fast_stack, {"text": SEED_POSITIVE})
+    assert response.status_code == 200, response.text
+    assert json.loads(fast_stack.key_file.read_text())["inference"]["key"] != "expired0"
+
+
 def test_torchserve_restart_recovers_without_gateway_restart(fast_stack):
     """Runs last in this module: it takes TorchServe down and brings it back."""
     fast_stack.stop_torchserve()
