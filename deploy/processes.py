@@ -42,12 +42,21 @@ def stop(pid_file: Path, timeout: float = 20.0) -> bool:
             return True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            _reap(pid)
             try:
                 os.killpg(pid, 0)
             except ProcessLookupError:
                 return True
             time.sleep(0.2)
     return True
+
+
+def _reap(pid: int) -> None:
+    """Collect our exited child, else its zombie keeps the process group 'alive' to killpg."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not our child (another shell's `make stop`), or already reaped
+        pass
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, alive: Callable[[], bool] = lambda: True) -> None:
