@@ -19,6 +19,7 @@ import numpy as np
 
 from handlers.text import clean_text
 from train import fast, settings
+from train.bert.predict import accuracy
 from train.data import load_split, train_dev_split
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,6 @@ def fast_dev_probs(data_dir, cache: Path) -> np.ndarray:
     probs = positive_probs(fast.fit(train), dev.texts)
     np.save(cache, probs)
     return probs
-
-
-def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean((probs >= 0.5) == labels))
 
 
 def main(argv=None) -> int:

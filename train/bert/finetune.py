@@ -12,7 +12,7 @@ import torch
 from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
 
 from train.bert.batching import Encoded, bucketed_batches, iterate
-from train.bert.modeling import adamw, autocast
+from train.bert.modeling import OptimizerRecipe, adamw, autocast
 from train.bert.predict import accuracy, log_loss, positive_probs
 from train.bert.runtime import ThreadTuner, TimedSchedule, progress
 
@@ -20,16 +20,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class FineTuneRecipe:
+class FineTuneRecipe(OptimizerRecipe):
     epochs: float = 2.5
-    batch_size: int = 64
     lr: float = 2e-4
-    warmup: float = 0.06
-    weight_decay: float = 0.01
     dropout: float = 0.1
     evals_per_epoch: int = 2
-    max_minutes: float | None = None
-    grad_clip: float = 1.0
 
 
 def classifier_from_mlm(mlm: BertForMaskedLM | None, config: BertConfig, dropout: float) -> BertForSequenceClassification:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -12,6 +13,19 @@ from transformers import BertConfig
 from train.settings import LABELS
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class OptimizerRecipe:
+    """What pretraining and fine-tuning share: AdamW with warmup, an epoch budget and a time cap."""
+
+    epochs: float = 1.0
+    batch_size: int = 64
+    lr: float = 1e-4
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    max_minutes: float | None = None
+    grad_clip: float = 1.0
 
 
 def bert_config(

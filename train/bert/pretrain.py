@@ -12,23 +12,19 @@ import torch.nn.functional as F
 from transformers import BertForMaskedLM, PreTrainedTokenizerFast
 
 from train.bert.batching import Encoded, WholeWordMasker, bucketed_batches, iterate
-from train.bert.modeling import adamw, autocast
+from train.bert.modeling import OptimizerRecipe, adamw, autocast
 from train.bert.runtime import ThreadTuner, TimedSchedule, progress
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class MLMRecipe:
+class MLMRecipe(OptimizerRecipe):
     epochs: float = 2.0
-    batch_size: int = 64
     lr: float = 5e-4
     warmup: float = 0.08
-    weight_decay: float = 0.01
     mask_rate: float = 0.2
     whole_word: bool = True
-    max_minutes: float | None = None
-    grad_clip: float = 1.0
 
 
 def mlm_loss(
