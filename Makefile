@@ -12,7 +12,7 @@ BERT_MODEL := models/nsmc_bert/config.json
 FAST_MAR   := archives/nsmc_fast.mar
 BERT_MAR   := archives/nsmc_bert.mar
 
-.PHONY: help setup train train-fast train-bert archive archive-bert deploy stop status test clean
+.PHONY: help setup train train-fast train-bert archive archive-bert deploy stop status test bench soak clean
 
 help:
 	@echo "make deploy      set up, train/archive what is missing, start TorchServe + gateway (:5000)"
@@ -20,6 +20,8 @@ help:
 	@echo "make stop        stop the service"
 	@echo "make train-fast  retrain the fast model on NSMC    make train-bert  train the compact BERT"
 	@echo "make archive     build archives/*.mar              make archive-bert MODEL=<dir or hub id>"
+	@echo "make bench       gateway vs TorchServe vs seed-style app, side by side (~12 min; BENCH_ARGS=--quick)"
+	@echo "make soak        5 minutes of steady traffic on both paths: errors, latency, memory drift"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -57,6 +59,14 @@ status:
 
 test: setup
 	$(PY) -m pytest
+
+# Starts its own servers on free loopback ports (never the deploy's), stops them when done.
+bench: archive
+	$(PY) -m bench.side_by_side $(BENCH_ARGS)
+
+# Steady traffic on both paths for 5 minutes; errors, latency and RSS drift (bench/soak.py).
+soak: archive
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 clean: stop
 	rm -rf run logs

@@ -1,31 +1,41 @@
-"""BERT on CPU: eager fp32 against dynamic int8 — latency, throughput and full-test accuracy.
+"""BERT on CPU: eager fp32 against PyTorch dynamic int8 and ONNX Runtime int8 — latency,
+throughput and full-test accuracy.
 
     python -m bench.bert_speed [--model-dir models/nsmc_bert] [--latency-reviews 300] [--skip-accuracy]
 
-Both variants run inside the real handler (BertSentimentHandler.bert_positive, BERT alone,
-without the blend), so the figures are what TorchServe's worker sees.
+Every variant runs inside the real handler (BertSentimentHandler.bert_positive, BERT alone,
+without the blend), configured the way the archive's model config would, so the figures are what
+TorchServe's worker sees.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import psutil
 import torch
 
-from handlers.bert_handler import BertSentimentHandler
+from handlers.bert_handler import ONNX_FILE, BertSentimentHandler
 from handlers.text import clean_text
 from tests.helpers import torchserve_context
 from train import settings
 from train.data import load_split
+from train.export_onnx import export_onnx
 
 
-def load(model_dir: str, quantize: str | None) -> BertSentimentHandler:
+VARIANTS = {"eager_fp32": {}, "torch_dynamic_int8": {"quantize": "int8"}, "onnxruntime_int8": {"runtime": "onnx"}}
+
+
+def load(model_dir: Path, handler_config: dict) -> BertSentimentHandler:
     handler = BertSentimentHandler()
     context = torchserve_context(model_dir)
-    context.model_yaml_config = {"handler": {"quantize": quantize}} if quantize else {}
+    context.model_yaml_config = {"handler": handler_config}
     handler.initialize(context)
     return handler
 
@@ -61,15 +71,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
     test = load_split("test", args.data_dir)
     texts = [clean_text(t) for t in test.texts]
-    report = {"cpu_cores": psutil.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+    report = {"cpu_cores": psutil.cpu_count(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+              "torch_threads": torch.get_num_threads(),
               "test_rows": len(texts), "variants": {}}
-    for name, quantize in (("eager_fp32", None), ("dynamic_int8", "int8")):
-        report["variants"][name] = measure(load(args.model_dir, quantize), texts, test.labels,
-                                           args.latency_reviews, args.skip_accuracy)
-        print(name, json.dumps(report["variants"][name]), flush=True)
-    fp32, int8 = report["variants"]["eager_fp32"], report["variants"]["dynamic_int8"]
-    report["int8_speedup"] = {"single_p50": round(fp32["single_ms_p50"] / int8["single_ms_p50"], 2),
-                              "batch": round(int8["batch_reviews_per_s"] / fp32["batch_reviews_per_s"], 2)}
+    with tempfile.TemporaryDirectory() as tmp:  # the model plus its ONNX export, as in the archive
+        model_dir = Path(shutil.copytree(args.model_dir, Path(tmp) / "model"))
+        export_onnx(model_dir, model_dir / ONNX_FILE)
+        for name, handler_config in VARIANTS.items():
+            report["variants"][name] = measure(load(model_dir, handler_config), texts, test.labels,
+                                               args.latency_reviews, args.skip_accuracy)
+            print(name, json.dumps(report["variants"][name]), flush=True)
+    eager = report["variants"]["eager_fp32"]
+    report["speedup_over_eager"] = {
+        name: {"single_p50": round(eager["single_ms_p50"] / v["single_ms_p50"], 2),
+               "batch": round(v["batch_reviews_per_s"] / eager["batch_reviews_per_s"], 2)}
+        for name, v in report["variants"].items() if name != "eager_fp32"}
     print(json.dumps(report, indent=2))
 
 

@@ -86,6 +86,10 @@ class Stack:
             "SENTIMENT_INFERENCE_URL": self.inference_url,
             "SENTIMENT_MANAGEMENT_URL": self.management_url,
             "SENTIMENT_KEY_FILE": str(self.key_file),
+            # the stack's own state, so test and benchmark stacks never touch the deployed one's
+            "SENTIMENT_JOB_DIR": str(self.run_dir / "jobs"),
+            "SENTIMENT_ADMIN_TOKEN_FILE": str(self.run_dir / "admin_token"),
+            "SENTIMENT_MODEL_STORE": str(self.model_store.resolve()),
             "PYTHONPATH": str(settings.PROJECT_ROOT),
             **self.gateway_env,
         }

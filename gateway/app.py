@@ -6,7 +6,7 @@ import logging
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from gateway import health, predict, training
+from gateway import health, openapi, predict, training
 from gateway.auth import load_or_create_token
 from gateway.errors import ApiError
 from gateway.settings import GatewaySettings
@@ -34,7 +34,9 @@ def register_error_handlers(app: Flask) -> None:
         code = {413: "body_too_large"}.get(exc.code, (exc.name or "error").lower().replace(" ", "_"))
         message = exc.description if exc.code != 413 else (
             f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes")
-        return ApiError(exc.code or 500, code, message).response()
+        # keep what HTTP requires of the status (Allow on 405), not the HTML body's content type
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return ApiError(exc.code or 500, code, message).response(headers)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -54,6 +56,8 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     app.register_blueprint(predict.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(training.blueprint)
+    app.register_blueprint(openapi.blueprint)
+    app.extensions["openapi"] = openapi.build_document(settings)
     settings.job_dir.mkdir(parents=True, exist_ok=True)
     app.config["ADMIN_TOKEN"] = settings.admin_token or load_or_create_token(settings.admin_token_file)
     register_error_handlers(app)

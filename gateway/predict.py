@@ -1,8 +1,8 @@
 """POST /predict: validate, forward to the chosen TorchServe model, answer in the seed's shape."""
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from gateway.errors import ApiError
-from gateway.schemas import PredictRequest, parse
+from gateway.schemas import parse, predict_request_model, request_json
 
 blueprint = Blueprint("predict", __name__)
 
@@ -10,8 +10,8 @@ blueprint = Blueprint("predict", __name__)
 @blueprint.post("/predict")
 def predict():
     settings = current_app.config["SETTINGS"]
-    body = parse(PredictRequest, request.get_json(force=True, silent=True),
-                 max_texts=settings.max_texts, max_text_chars=settings.max_text_chars)
+    body = parse(predict_request_model(settings.max_texts, settings.max_text_chars),
+                 request_json())
     model = settings.fast_model if body.fast else settings.accurate_model
     texts = body.texts
     results = current_app.extensions["torchserve"].predict(model, texts)

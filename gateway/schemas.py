@@ -1,39 +1,35 @@
-"""Request models: validation is declared here, not scattered through the views."""
+"""The gateway's contract: request and response models.
+
+Requests are validated by these pydantic models and nothing else, and the OpenAPI document
+(gateway/openapi.py) is generated from the same models, so the two cannot disagree. Limits that
+come from settings (texts per request, characters per text) are declared in the schema too:
+`predict_request_model` builds the request model for the configured limits.
+"""
 from __future__ import annotations
 
-from typing import Literal, Union
+import functools
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, RootModel, StrictBool,
+                      StrictStr, StringConstraints, Tag, ValidationError, create_model)
+
+from flask import request
 
 from gateway.errors import ApiError
 
+# ---- requests ------------------------------------------------------------------------------------
 
-class PredictRequest(BaseModel):
+
+class PredictRequestBase(BaseModel):
     """`text` is one review or a list; `do_fast` picks the model (seed clients' aliases accepted)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    text: Union[StrictStr, list[StrictStr]] = Field(description="a review or a list of reviews")
-    do_fast: StrictBool | None = Field(None, description="true: Naive Bayes (default); false: BERT")
-    use_fast: StrictBool | None = Field(None, description="seed-era alias of do_fast")
-    model_type: Literal["ml", "dl"] | None = Field(None, description="seed-era alias: 'ml' fast, 'dl' BERT")
-
-    @field_validator("text")
-    @classmethod
-    def _within_limits(cls, value, info: ValidationInfo):
-        texts = [value] if isinstance(value, str) else value
-        limits = info.context or {}
-        if not texts:
-            raise ValueError("must not be empty")
-        if len(texts) > limits.get("max_texts", len(texts)):
-            raise ValueError(f"at most {limits['max_texts']} texts per request (got {len(texts)})")
-        for i, text in enumerate(texts):
-            where = "text" if isinstance(value, str) else f"text[{i}]"
-            if not text.strip():
-                raise ValueError(f"{where} is empty")
-            if len(text) > limits.get("max_text_chars", len(text)):
-                raise ValueError(f"{where} is longer than {limits['max_text_chars']} characters")
-        return value
+    text: Any  # narrowed with the configured limits by predict_request_model
+    do_fast: Optional[StrictBool] = Field(None, description="true: the fast Naive Bayes model (default); "
+                                                            "false: the accurate BERT model")
+    use_fast: Optional[StrictBool] = Field(None, description="seed-era alias of do_fast")
+    model_type: Optional[Literal["ml", "dl"]] = Field(None, description="seed-era alias: 'ml' fast, 'dl' accurate")
 
     @property
     def texts(self) -> list[str]:
@@ -48,18 +44,138 @@ class PredictRequest(BaseModel):
         return self.model_type != "dl"
 
 
-def parse(model: type[BaseModel], payload, **context):
+def _one_or_many(value) -> str:
+    return "many" if isinstance(value, list) else "one"
+
+
+@functools.lru_cache
+def predict_request_model(max_texts: int, max_text_chars: int) -> type[PredictRequestBase]:
+    review = Annotated[StrictStr, StringConstraints(min_length=1, max_length=max_text_chars, pattern=r"\S")]
+    reviews = Annotated[list[review], Field(min_length=1, max_length=max_texts)]
+    # Tagged by the JSON type sent, so a bad list reports the bad item, not "should be a string".
+    text = Annotated[Union[Annotated[review, Tag("one")], Annotated[reviews, Tag("many")]],
+                     Discriminator(_one_or_many)]
+    return create_model(
+        "PredictRequest", __base__=PredictRequestBase,
+        text=(text, Field(description=f"a review, or a list of 1 to {max_texts} reviews; "
+                                      f"each 1 to {max_text_chars} characters, not blank")),
+    )
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["fast"] = Field("fast", description="only the fast model is retrained online")
+    wait: StrictBool = Field(False, description="block until the job ends and answer its result")
+    train_limit: Optional[Annotated[int, Field(ge=1000, le=150_000)]] = Field(
+        None, description="train on a stratified subset of this many rows (quick trials)")
+
+
+# ---- responses -----------------------------------------------------------------------------------
+
+
+class Prediction(BaseModel):
+    text: str = Field(description="the review as sent")
+    label: Literal["positive", "negative"]
+    confidence: float = Field(ge=0.5, le=1.0, description="probability of the label")
+
+
+class PredictResponse(RootModel[dict[Annotated[str, StringConstraints(pattern=r"^[0-9]+$")], Prediction]]):
+    """One entry per review, keyed by its position: {"0": {...}, "1": {...}}."""
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # e.g. job_id on 409 job_running
+
+    code: str = Field(description="stable machine-readable code, e.g. invalid_request")
+    message: str = Field(description="what went wrong, for people")
+    field: Optional[str] = Field(description="the request field at fault, if any")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ModelHealth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    deployed: Optional[bool] = Field(description="null when TorchServe could not say")
+    ready: bool
+    version: Optional[str] = None
+    workers: list[str] = []
+    detail: Optional[str] = None
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded", "down"] = Field(
+        description="ok: both models ready; degraded: TorchServe up but a model is not ready; down: TorchServe "
+                    "unreachable")
+    gateway: Literal["ok"]
+    torchserve: Literal["ok", "unreachable"]
+    models: dict[Literal["fast", "accurate"], ModelHealth]
+
+
+class JobError(BaseModel):
+    step: Optional[str]
+    message: str
+
+
+class JobStatusResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    model: Literal["fast"]
+    state: Literal["queued", "running", "succeeded", "failed"]
+    step: Optional[str]
+    progress: float
+    started_at: str
+    finished_at: Optional[str]
+    elapsed_seconds: Optional[float]
+    version: Optional[str]
+    test_accuracy: Optional[float]
+    serving_version: Optional[str]
+    serving_accuracy: Optional[float]
+    promoted: bool
+    error: Optional[JobError]
+    status_url: Optional[str] = Field(None, description="on 202: where to poll")
+
+
+class RollbackResponse(BaseModel):
+    model: str
+    serving: str = Field(description="the version now served")
+    previous: str = Field(description="the version that was served before")
+
+
+# ---- validation ----------------------------------------------------------------------------------
+
+_MESSAGES = {
+    "missing": "is required",
+    "string_pattern_mismatch": "must not be blank",
+}
+
+
+def request_json(empty=None):
+    """The request body as JSON, whatever its Content-Type; None when it is not JSON (parse() then
+    answers 400), `empty` when there is no body at all."""
+    if empty is not None and not request.get_data():
+        return empty
+    try:
+        return request.get_json(force=True, silent=True)
+    except RecursionError:  # "[[[[...": the json module recurses, and silent= only covers ValueError
+        raise ApiError(400, "invalid_request", "body is JSON nested too deeply") from None
+
+
+def parse(model: type[BaseModel], payload):
     """Validate a JSON payload, turning the first problem into a 400 ApiError."""
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_request", "body must be a JSON object")
     try:
-        return model.model_validate(payload, context=context)
+        return model.model_validate(payload)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"] if not str(part).startswith(("str", "list[")))
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = "is required"
-        if field and not message.startswith(field):
-            message = f"{field}: {message}"
-        raise ApiError(400, "invalid_request", message, field or None) from None
+        field = str(error["loc"][0]) if error["loc"] else None
+        # union tags ("one", "many") are pydantic's bookkeeping; list indexes help the client
+        where = (field or "body") + "".join(f"[{p}]" for p in error["loc"][1:] if isinstance(p, int))
+        message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
+        raise ApiError(400, "invalid_request", f"{where}: {message}", field) from None

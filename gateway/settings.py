@@ -27,5 +27,7 @@ class GatewaySettings(BaseSettings):
 
     max_texts: int = 64
     max_text_chars: int = 2000
-    max_body_bytes: int = 256 * 1024
+    # Room for max_texts x max_text_chars even when every character arrives as a JSON surrogate-pair
+    # escape (12 bytes), so no request within the text limits is refused for its size.
+    max_body_bytes: int = 2 * 1024 * 1024
     timeout_seconds: float = 10.0  # per TorchServe call; past it the client gets 504

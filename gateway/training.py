@@ -15,29 +15,19 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Literal
 
-from flask import Blueprint, current_app, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from flask import Blueprint, current_app, jsonify
 
 from deploy.registry import Registry
 from deploy.rollout import CURRENT_FILE, JobStatus, acquire_lock
 from gateway.auth import require_admin
-from gateway.errors import ApiError
-from gateway.schemas import parse
+from gateway.errors import ApiError, redact_paths
+from gateway.schemas import TrainRequest, parse, request_json
 
 blueprint = Blueprint("training", __name__)
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 FINISHED = ("succeeded", "failed")
 _spawn_lock = threading.Lock()
-
-
-class TrainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model: Literal["fast"] = Field("fast", description="only the fast model is retrained online")
-    wait: StrictBool = Field(False, description="block until the job ends and return its result")
-    train_limit: int | None = Field(None, ge=1000, le=150_000, description="train on a stratified subset")
 
 
 def _read_job(job_id: str) -> dict | None:
@@ -52,6 +42,8 @@ def _read_job(job_id: str) -> dict | None:
         if _lock_is_free():  # the job lock dies with its process: this job will never finish
             job.update(state="failed", error={"step": job.get("step"),
                                               "message": "the training process exited unexpectedly; see its log"})
+    if job.get("error"):  # exception texts may name server paths; the job log has the full story
+        job["error"]["message"] = redact_paths(job["error"]["message"])
     return job
 
 
@@ -105,8 +97,7 @@ def _spawn(body: TrainRequest) -> str:
 @blueprint.post("/train")
 @require_admin
 def start_training():
-    payload = request.get_json(force=True, silent=True) if request.get_data() else {}
-    body = parse(TrainRequest, payload)
+    body = parse(TrainRequest, request_json(empty={}))
     job_id = _spawn(body)
     if body.wait:
         while (job := _read_job(job_id)) is None or job["state"] not in FINISHED:

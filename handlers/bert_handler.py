@@ -3,6 +3,11 @@
 The directory (packed into the .mar) holds `config.json`, weights and tokenizer files, loaded
 offline with the Auto* classes. Labels come from `config.id2label`.
 
+Runtime (the `handler:` section of the archive's model config): eager PyTorch by default, with
+`quantize: int8` for dynamic int8 Linear layers; or `runtime: onnx` for ONNX Runtime on the int8
+ONNX export that every BERT archive carries (`model.int8.onnx`, train/export_onnx.py). A GPU, when
+TorchServe assigns one, always runs PyTorch. `threads: N` caps the worker's intra-op threads.
+
 Optional blend: when the archive also carries `blend.json` ({"bert_weight": w, ...}, chosen on dev
 by train/blend.py) and `fast_model.joblib`, the answer is w * P_bert + (1 - w) * P_fast.
 """
@@ -14,6 +19,7 @@ import numpy as np
 import torch
 
 from handlers.base import SentimentHandler
+from handlers.bert_runtime import OnnxLogits, TorchLogits, softmax
 from handlers.fast_model import FastScorer
 
 log = logging.getLogger(__name__)
@@ -21,6 +27,7 @@ MAX_TOKENS = 128
 MODEL_BATCH = 64  # texts per forward pass; each pass is padded only to its own longest text
 BLEND_FILE = "blend.json"
 BLEND_FAST_MODEL = "fast_model.joblib"
+ONNX_FILE = "model.int8.onnx"
 
 
 def positive_index(id2label: dict) -> int:
@@ -49,18 +56,31 @@ def quantize_int8(model):
 class BertSentimentHandler(SentimentHandler):
     def load_model(self, model_dir, properties):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+        self.positive_index = positive_index(config.id2label)
         gpu_id = properties.get("gpu_id")
         use_gpu = torch.cuda.is_available() and gpu_id is not None
-        self.device = torch.device(f"cuda:{gpu_id}" if use_gpu else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            model_dir, local_files_only=True, dtype=torch.float32)
-        self.model = model.to(self.device).eval()
-        if self.handler_config.get("quantize") == "int8" and self.device.type == "cpu":
-            self.model = quantize_int8(self.model)
-        self.positive_index = positive_index(self.model.config.id2label)
+        runtime = self.handler_config.get("runtime", "torch")
+        # Several workers share the cores (TorchServe runs both models side by side): one thread
+        # each beats every worker spinning up a thread per core.
+        threads = self.handler_config.get("threads")
+        if threads:
+            torch.set_num_threads(int(threads))
+        if runtime == "onnx" and not use_gpu:
+            self.model = None
+            self.logits = OnnxLogits(os.path.join(model_dir, ONNX_FILE), threads and int(threads))
+        else:
+            device = torch.device(f"cuda:{gpu_id}" if use_gpu else "cpu")
+            model = AutoModelForSequenceClassification.from_pretrained(
+                model_dir, local_files_only=True, dtype=torch.float32).to(device).eval()
+            if self.handler_config.get("quantize") == "int8" and device.type == "cpu":
+                model = quantize_int8(model)
+            self.model = model
+            self.logits = TorchLogits(model, device)
+        log.info("BERT runtime: %s", type(self.logits).__name__)
         self.bert_weight, self.fast_score = 1.0, None
         blend, fast_model = os.path.join(model_dir, BLEND_FILE), os.path.join(model_dir, BLEND_FAST_MODEL)
         if os.path.exists(blend) and os.path.exists(fast_model):
@@ -75,7 +95,6 @@ class BertSentimentHandler(SentimentHandler):
             positive = self.bert_weight * positive + (1.0 - self.bert_weight) * self.fast_score(texts)
         return positive
 
-    @torch.inference_mode()
     def bert_positive(self, texts):
         # Sorting by length keeps each forward pass's padding small.
         order = np.argsort([len(t) for t in texts], kind="stable")
@@ -83,7 +102,7 @@ class BertSentimentHandler(SentimentHandler):
         for start in range(0, len(texts), MODEL_BATCH):
             chunk = order[start:start + MODEL_BATCH]
             encoded = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
-                                     max_length=MAX_TOKENS, return_tensors="pt").to(self.device)
-            logits = self.model(**encoded).logits.float()
-            positive[chunk] = torch.softmax(logits, dim=-1)[:, self.positive_index].cpu().numpy()
+                                     max_length=MAX_TOKENS, return_tensors="np")
+            logits = self.logits(encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64))
+            positive[chunk] = softmax(logits.astype(np.float64))[:, self.positive_index]
         return positive

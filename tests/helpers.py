@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
+
+import requests
 
 from ts.context import Context, RequestProcessor
 
@@ -23,3 +27,57 @@ def torchserve_context(model_dir, serialized_file=None, batch_size=8) -> Context
     context = Context("test", str(model_dir), manifest, batch_size, None, "0.12.0")
     context.request_processor = [RequestProcessor({}) for _ in range(batch_size)]
     return context
+
+
+class Traffic(threading.Thread):
+    """Steady /predict traffic on the seed reviews until stopped (bounded by a deadline).
+
+    Every answer is recorded as (seconds since start, outcome): "ok" for a correct 200, the error
+    code for a JSON error, else a description (wrong labels, not JSON, connection refused, ...).
+    """
+
+    def __init__(self, gateway_url: str, do_fast: bool = True, pause_s: float = 0.05, deadline_s: float = 900):
+        super().__init__(daemon=True)
+        self.url, self.do_fast, self.pause = f"{gateway_url}/predict", do_fast, pause_s
+        self.deadline = time.monotonic() + deadline_s
+        self.stopping = threading.Event()
+        self.outcomes: list[tuple[float, str]] = []
+
+    def run(self):
+        session, started = requests.Session(), time.monotonic()
+        while not self.stopping.is_set() and time.monotonic() < self.deadline:
+            self.outcomes.append((round(time.monotonic() - started, 2), self._one(session)))
+            time.sleep(self.pause)
+
+    def _one(self, session) -> str:
+        try:
+            response = session.post(self.url, json={"text": [SEED_POSITIVE, SEED_NEGATIVE], "do_fast": self.do_fast},
+                                     timeout=30)
+            body = response.json()
+        except requests.RequestException as exc:
+            return f"{type(exc).__name__}: {exc}"[:200]
+        except ValueError:
+            return f"HTTP {response.status_code}, not JSON: {response.text[:100]}"
+        if response.status_code == 200:
+            labels = [v.get("label") for v in body.values()]
+            return "ok" if labels == ["positive", "negative"] else f"wrong labels {labels}"
+        return str(body.get("error", {}).get("code", f"HTTP {response.status_code} {body}"))
+
+    def stop(self) -> "Traffic":
+        self.stopping.set()
+        self.join(60)
+        return self
+
+    @property
+    def sent(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def failures(self) -> list[tuple[float, str]]:
+        return [o for o in self.outcomes if o[1] != "ok"]
+
+    def summary(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, outcome in self.outcomes:
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts

@@ -1,5 +1,6 @@
 """The BERT handler on a tiny randomly initialised model that the test builds itself."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -83,8 +84,6 @@ def test_non_binary_config_is_refused():
 
 
 def test_blend_mixes_bert_and_fast_probabilities(tmp_path, fast_model_dir):
-    import shutil
-
     from handlers.fast_model import FastScorer
 
     blended = tiny_model_dir(tmp_path)
@@ -106,3 +105,25 @@ def test_int8_option_from_model_config_quantizes(model_dir):
     assert linears and all("quantized.dynamic" in type(m).__module__ for m in linears)
     texts = [SEED_POSITIVE, SEED_NEGATIVE, "좋아"]
     assert np.allclose(handler.predict_positive(texts), reference_positive(model_dir, texts), atol=0.05)
+
+
+def test_onnx_runtime_matches_eager(model_dir, tmp_path):
+    from handlers.bert_handler import ONNX_FILE
+    from train.export_onnx import export_onnx
+
+    onnx_dir = shutil.copytree(model_dir, tmp_path / "with_onnx")
+    export_onnx(onnx_dir, onnx_dir / ONNX_FILE)
+    context = torchserve_context(onnx_dir)
+    context.model_yaml_config = {"handler": {"runtime": "onnx"}}
+    handler = BertSentimentHandler()
+    handler.initialize(context)
+    assert type(handler.logits).__name__ == "OnnxLogits"
+    texts = ["짧다", SEED_NEGATIVE, "중간 길이의 리뷰 입니다", SEED_POSITIVE * 3, "좋아"] * 15
+    assert np.allclose(handler.predict_positive(texts), reference_positive(model_dir, texts), atol=0.05)
+
+
+def test_onnx_runtime_without_the_export_is_a_clear_error(model_dir):
+    context = torchserve_context(model_dir)
+    context.model_yaml_config = {"handler": {"runtime": "onnx"}}
+    with pytest.raises(FileNotFoundError, match="make archive"):
+        BertSentimentHandler().initialize(context)

@@ -4,6 +4,7 @@ import json
 import pytest
 import requests
 
+from gateway.settings import GatewaySettings
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +89,7 @@ def test_malformed_json_is_400(fast_stack):
 
 
 def test_oversized_body_is_413(fast_stack):
-    response = requests.post(f"{fast_stack.gateway_url}/predict", data=b"x" * (300 * 1024),
+    response = requests.post(f"{fast_stack.gateway_url}/predict", data=b"x" * (GatewaySettings().max_body_bytes + 1),
                              headers={"Content-Type": "application/json"}, timeout=10)
     assert_error(response, 413, "body_too_large")
 

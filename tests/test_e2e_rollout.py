@@ -3,7 +3,6 @@
 The tests run in order on one stack: promote v2 under traffic, gate out v3, restart, roll back.
 """
 import shutil
-import threading
 import time
 
 import pytest
@@ -12,7 +11,7 @@ import requests
 from deploy.__main__ import served_archive
 from deploy.registry import Registry
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, running
-from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
+from tests.helpers import SEED_NEGATIVE, Traffic
 
 pytestmark = pytest.mark.e2e
 TOKEN = "test-admin-token"
@@ -52,32 +51,6 @@ def wait_for_job(stack, job_id, timeout=900):
     raise TimeoutError(job)
 
 
-class Traffic(threading.Thread):
-    """Steady /predict traffic until stopped (bounded by a deadline), counting failures."""
-
-    def __init__(self, stack, deadline_s=900):
-        super().__init__(daemon=True)
-        self.stack, self.deadline = stack, time.monotonic() + deadline_s
-        self.sent = self.failed = 0
-        self.stopping = threading.Event()
-        self.failures = []
-
-    def run(self):
-        session = requests.Session()
-        while not self.stopping.is_set() and time.monotonic() < self.deadline:
-            try:
-                response = session.post(f"{self.stack.gateway_url}/predict",
-                                        json={"text": [SEED_POSITIVE, SEED_NEGATIVE]}, timeout=30)
-                ok = response.status_code == 200 and [v["label"] for v in response.json().values()] == ["positive", "negative"]
-            except requests.RequestException as exc:
-                ok, response = False, f"{type(exc).__name__}: {exc}"
-            self.sent += 1
-            if not ok:
-                self.failed += 1
-                self.failures.append(f"{time.strftime('%H:%M:%S')} {getattr(response, 'text', response)}"[:300])
-            time.sleep(0.05)
-
-
 def test_changing_endpoints_need_the_admin_token(rollout_stack):
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
         for path in ("/train", "/models/fast/rollback"):
@@ -94,7 +67,7 @@ def test_bad_train_bodies_are_400(rollout_stack):
 
 def test_rollout_under_traffic_promotes_with_zero_failures(rollout_stack):
     assert served_version(rollout_stack) == "1"
-    traffic = Traffic(rollout_stack)
+    traffic = Traffic(rollout_stack.gateway_url)
     traffic.start()
     started = requests.post(f"{rollout_stack.gateway_url}/train", json={"train_limit": FIXTURE_TRAIN_ROWS},
                             headers=AUTH, timeout=30)
@@ -106,12 +79,11 @@ def test_rollout_under_traffic_promotes_with_zero_failures(rollout_stack):
     assert latest["id"] == job_id and "elapsed_seconds" in latest
     job = wait_for_job(rollout_stack, job_id)
     time.sleep(1)  # some traffic after the switch too
-    traffic.stopping.set()
-    traffic.join(60)
-    print(f"rollout: {traffic.sent} requests, {traffic.failed} failed, job {job}")
+    traffic.stop()
+    print(f"rollout: {traffic.sent} requests, {traffic.summary()}, job {job}")
     assert job["state"] == "succeeded" and job["promoted"] is True, job
     assert job["version"] == "2" and job["test_accuracy"] > 0.7
-    assert traffic.failed == 0, traffic.failures[:5]
+    assert traffic.failures == [], traffic.failures[:5]
     assert traffic.sent > 20
     assert served_version(rollout_stack) == "2"
 

@@ -5,6 +5,7 @@ import pytest
 
 from deploy.rollout import CURRENT_FILE, JobStatus, acquire_lock
 from gateway.app import create_app
+from gateway.errors import redact_paths
 from gateway.settings import GatewaySettings
 
 
@@ -41,3 +42,21 @@ def test_running_job_holding_the_lock_reads_as_running(client):
         assert busy.status_code == 409
     finally:
         os.close(lock)
+
+
+def test_failed_job_names_no_server_paths(client):
+    http, job_dir = client
+    JobStatus(job_dir, "0123456789ab").update(state="failed", error={
+        "step": "load data", "message": "[Errno 2] No such file or directory: '/srv/data/nsmc/ratings_train.txt'"})
+    job = http.get("/train/0123456789ab").json
+    assert job["error"]["message"] == "[Errno 2] No such file or directory: 'ratings_train.txt'"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("cannot open /work/main/archives/nsmc_fast.v3.mar", "cannot open nsmc_fast.v3.mar"),
+    ("see http://127.0.0.1:8081/models/x", "see http://127.0.0.1:8081/models/x"),  # URLs stay
+    ("text[0]: at most 2000 characters", "text[0]: at most 2000 characters"),
+    ("ratio 1/2 of /tmp/x", "ratio 1/2 of x"),
+])
+def test_redact_paths(text, expected):
+    assert redact_paths(text) == expected

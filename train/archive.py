@@ -77,8 +77,13 @@ def build_archive(kind: str, model_dir: Path, dest: Path, version: str = "1", ov
         for item in model_dir.iterdir():
             if item.is_file():
                 shutil.copy2(item, stage / item.name)
-        if kind == "bert" and (model_dir / "blend.json").exists():
-            _add_blend_partner(stage, fast_model)
+        if kind == "bert":
+            from handlers.bert_handler import ONNX_FILE  # imports torch: only when archiving BERT
+            from train.export_onnx import export_onnx
+
+            export_onnx(model_dir, stage / ONNX_FILE)  # for `runtime: onnx` in the model config
+            if (model_dir / "blend.json").exists():
+                _add_blend_partner(stage, fast_model)
         command = [
             _archiver(), "--model-name", spec.model_name, "--version", version,
             "--handler", str(HANDLERS_DIR / spec.handler), "--extra-files", str(stage),

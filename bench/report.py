@@ -1,0 +1,149 @@
+"""What a side-by-side run records besides its cells (machine, versions, settings) and how it prints."""
+from __future__ import annotations
+
+import os
+import platform
+import runpy
+import subprocess
+from importlib import metadata
+
+import psutil
+
+from bench.servers import ACCURATE, FAST, UNBATCHED
+from train import settings as project
+
+PACKAGES = ("torch", "torchserve", "Flask", "Werkzeug", "gunicorn", "requests", "aiohttp", "kiwipiepy",
+            "transformers", "scikit-learn")
+GUNICORN_CONF = project.PROJECT_ROOT / "gateway" / "gunicorn_conf.py"
+# TorchServe 0.12's defaults for keys config.properties leaves out (0 threads = one per core).
+TORCHSERVE_DEFAULTS = {"number_of_netty_threads": "0", "netty_client_threads": "0", "job_queue_size": "100",
+                       "default_workers_per_model": "0"}
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
+    return {"cpu": cpu, "logical_cores": psutil.cpu_count(), "physical_cores": psutil.cpu_count(logical=False),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1), "os": platform.platform(),
+            "python": platform.python_version(), "java": java[0] if java else "?",
+            "versions": {p: metadata.version(p) for p in PACKAGES}}
+
+
+def gunicorn_settings(gateway_env: dict) -> dict:
+    saved = dict(os.environ)
+    os.environ.update(gateway_env)
+    try:
+        conf = runpy.run_path(str(GUNICORN_CONF))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return {k: conf.get(k) for k in ("workers", "worker_class", "threads", "keepalive")}
+
+
+def settings(stack, ts, unbatched: dict | None) -> dict:
+    properties = dict(TORCHSERVE_DEFAULTS)
+    for line in (stack.run_dir / "torchserve.properties").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            properties[key.strip()] = value.strip()
+    adapter = ts.session.get_adapter("http://")
+    models = {}
+    for model, description in ((FAST, ts.describe(FAST)), (ACCURATE, ts.describe(ACCURATE)), (UNBATCHED, unbatched)):
+        if description:
+            models[model] = {k: description.get(k) for k in ("minWorkers", "maxWorkers", "batchSize", "maxBatchDelay")}
+            models[model]["workers"] = len(description.get("workers", []))
+    return {
+        "gunicorn": gunicorn_settings(stack.gateway_env),
+        "gateway_pool": {"pool_connections": adapter._pool_connections, "pool_maxsize": adapter._pool_maxsize,
+                         "keep_alive": "requests.Session, HTTP/1.1 persistent connections"},
+        "torchserve": {k: properties[k] for k in TORCHSERVE_DEFAULTS},
+        "models": models,
+        "torch_threads": os.environ.get("OMP_NUM_THREADS") or f"torch default ({psutil.cpu_count()} = cores)",
+    }
+
+
+def ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b else None
+
+
+def _cell(rows, path, size, concurrency, target):
+    return next((r for r in rows if (r["path"], r["size"], r["concurrency"], r["target"]) == (path, size, concurrency, target)), None)
+
+
+def goals(result: dict) -> dict:
+    rows = result.get("cells", [])
+    out = {}
+    ratios = {}
+    for size in (1, 32):
+        for concurrency in (8, 32):
+            gateway, seed = _cell(rows, "fast", size, concurrency, "gateway"), _cell(rows, "fast", size, concurrency, "seed-style")
+            if gateway and seed:
+                ratios[f"size {size}, c={concurrency}"] = ratio(gateway["req_per_s"], seed["req_per_s"])
+    out["fast_gateway_vs_seed_throughput"] = {"target": ">= 1.0 at c=8 and c=32", "ratios": ratios,
+                                              "met": all(r is not None and r >= 1.0 for r in ratios.values()) if ratios else None}
+    overhead = {}
+    for path in ("fast", "accurate"):
+        for concurrency in sorted({r["concurrency"] for r in rows}):
+            gateway, direct = _cell(rows, path, 1, concurrency, "gateway"), _cell(rows, path, 1, concurrency, "torchserve")
+            if gateway and direct:
+                overhead[f"{path}, c={concurrency}"] = round(gateway["p50_ms"] - direct["p50_ms"], 2)
+    at_one = {k: v for k, v in overhead.items() if k.endswith("c=1")}
+    out["gateway_p50_overhead_ms"] = {"target": "<= 2 ms, single reviews (judged at c=1; others for reference)",
+                                      "overhead": overhead, "met": all(v <= 2 for v in at_one.values()) if at_one else None}
+    batching = result.get("batching")
+    out["batching_speedup"] = {"target": ">= 3x at c=16", "ratio": batching and batching["ratio"],
+                               "met": (batching["ratio"] or 0) >= 3 if batching else None}
+    errors = sum(r["errors"] for r in rows) + sum(batching[m]["errors"] for m in (ACCURATE, UNBATCHED) if batching)
+    out["no_errors"] = {"target": "0", "errors": errors, "met": errors == 0}
+    return out
+
+
+def progress(row: dict) -> str:
+    return (f"  {row['path']:8} x{row['size']:<3} c={row['concurrency']:<3} {row['target']:11} "
+            f"{row['req_per_s']:8.1f} req/s  p50 {row['p50_ms']:7.1f}  p99 {row['p99_ms']:7.1f} ms  errors {row['errors']}")
+
+
+def batching_line(b: dict) -> str:
+    return (f"  dynamic batching, accurate, c={b['concurrency']}: batched {b[ACCURATE]['req_per_s']} req/s "
+            f"(p50 {b[ACCURATE]['p50_ms']} ms) vs batch size 1 {b[UNBATCHED]['req_per_s']} req/s "
+            f"(p50 {b[UNBATCHED]['p50_ms']} ms): {b['ratio']}x")
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| path | reviews/req | conc | target | req/s | reviews/s | p50 ms | p90 ms | p99 ms | errors |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    order = {t: i for i, t in enumerate(("gateway", "torchserve", "seed-style"))}
+    for r in sorted(rows, key=lambda r: (r["path"] != "fast", r["size"], r["concurrency"], order[r["target"]])):
+        lines.append(f"| {r['path']} | {r['size']} | {r['concurrency']} | {r['target']} | {r['req_per_s']:.1f} | "
+                     f"{r['reviews_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |")
+    return "\n".join(lines)
+
+
+def render(result: dict) -> str:
+    m, s = result["machine"], result.get("settings", {})
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    parts = [
+        f"\nmachine: {m['cpu']}, {m['logical_cores']} logical / {m['physical_cores']} physical cores, "
+        f"{m['memory_gb']} GB; {m['os']}; Python {m['python']}; {m['java']}",
+        f"versions: {versions}",
+        f"load average (1/5/15 min) before {result['loadavg_before']}, after {result['loadavg_after']} "
+        f"(anything above ~0 before the run means another job shared the CPU)",
+        f"settings: {s}",
+        f"open keep-alive connections gateway worker → TorchServe after the matrix (pid: count): "
+        f"{result.get('gateway_pooled_connections')}",
+        f"wall time: {result['wall_seconds']} s; warm-up {result['args']['warmup']} s + {result['args']['duration']} s per cell",
+        "",
+        table(result.get("cells", [])),
+    ]
+    if result.get("batching"):
+        parts += ["", batching_line(result["batching"])]
+    parts += ["", "peak RSS (MB):"]
+    for role, entry in result.get("peak_rss", {}).items():
+        parts.append(f"  {role:36} {entry['sum_mb']:6} MB" + (f"  ({len(entry['peak_rss_mb'])} processes)"
+                                                              if len(entry["peak_rss_mb"]) > 1 else ""))
+    parts += ["", "goals:"]
+    for name, goal in result["goals"].items():
+        status = {True: "MET", False: "NOT MET", None: "not measured"}[goal["met"]]
+        detail = {k: v for k, v in goal.items() if k not in ("met", "target")}
+        parts.append(f"  {name}: {status} (target {goal['target']}) {detail}")
+    return "\n".join(parts)

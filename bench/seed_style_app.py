@@ -1,0 +1,81 @@
+"""The seed's design, as a baseline: one Flask process, both models in memory, Flask's own server.
+
+    python -m bench.seed_style_app [--port 5050] [--fast-mar archives/nsmc_fast.mar]
+                                   [--bert-mar archives/nsmc_bert.mar]
+
+It unpacks the same .mar archives TorchServe serves and scores with the project's handler
+classes (same cleaning, blend and int8 settings, read from each archive's model-config YAML), so
+the only difference from gateway → TorchServe is the serving design. POST /predict takes and
+answers the gateway's JSON, without the gateway's validation (the seed had none).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import yaml
+from flask import Flask, jsonify, request
+
+from handlers.base import SentimentHandler
+from handlers.bert_handler import BertSentimentHandler
+from handlers.nb_handler import FastSentimentHandler
+from tests.helpers import torchserve_context
+from train import settings
+
+
+def load_archive(handler: SentimentHandler, mar: Path, into: Path) -> SentimentHandler:
+    """Unpack a .mar and initialize `handler` from it as a TorchServe worker would."""
+    with zipfile.ZipFile(mar) as archive:
+        archive.extractall(into)
+    manifest = json.loads((into / "MAR-INF" / "MANIFEST.json").read_text())["model"]
+    context = torchserve_context(into, serialized_file=manifest.get("serializedFile"))
+    config = manifest.get("configFile")
+    context.model_yaml_config = yaml.safe_load((into / config).read_text()) if config else {}
+    handler.initialize(context)
+    return handler
+
+
+def score(handler: SentimentHandler, texts: list[str]) -> list[dict]:
+    """One request through the handler's own preprocess → inference → postprocess."""
+    return handler.postprocess(handler.inference(handler.preprocess([{"body": {"text": texts}}])))[0]
+
+
+def create_app(fast: SentimentHandler, accurate: SentimentHandler) -> Flask:
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    @app.post("/predict")
+    def predict():
+        body = request.get_json(force=True)
+        texts = [body["text"]] if isinstance(body["text"], str) else body["text"]
+        results = score(fast if body.get("do_fast", True) else accurate, texts)
+        return jsonify({str(i): {"text": t, **r} for i, (t, r) in enumerate(zip(texts, results))})
+
+    @app.get("/health")
+    def health():
+        return jsonify({"status": "ok"})
+
+    return app
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5050)
+    parser.add_argument("--fast-mar", type=Path, default=settings.MODEL_STORE / f"{settings.FAST_MODEL_NAME}.mar")
+    parser.add_argument("--bert-mar", type=Path, default=settings.MODEL_STORE / f"{settings.ACCURATE_MODEL_NAME}.mar")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with tempfile.TemporaryDirectory(prefix="seed_style_") as tmp:
+        fast = load_archive(FastSentimentHandler(), args.fast_mar, Path(tmp) / "fast")
+        accurate = load_archive(BertSentimentHandler(), args.bert_mar, Path(tmp) / "bert")
+        create_app(fast, accurate).run(host=args.host, port=args.port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

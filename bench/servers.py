@@ -1,0 +1,122 @@
+"""The processes a side-by-side run measures, on free loopback ports under their own run dir.
+
+The gateway + TorchServe stack (deploy.stack.Stack), the seed-style baseline, and an unbatched
+registration of the accurate archive for the dynamic-batching comparison.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+
+from deploy import processes
+from deploy.stack import Stack
+from gateway.torchserve import TorchServeClient
+from tests.helpers import free_port
+from train import settings
+
+FAST, ACCURATE = settings.FAST_MODEL_NAME, settings.ACCURATE_MODEL_NAME
+UNBATCHED = f"{ACCURATE}_unbatched"
+
+
+def bench_stack(run_dir: Path, gateway_env: dict) -> Stack:
+    return Stack(run_dir=run_dir, inference_port=free_port(), management_port=free_port(),
+                 metrics_port=free_port(), grpc_inference_port=free_port(), grpc_management_port=free_port(),
+                 gateway_bind=f"127.0.0.1:{free_port()}", models=[f"{FAST}.mar", f"{ACCURATE}.mar"],
+                 gateway_env=gateway_env)
+
+
+@dataclass
+class Baseline:
+    """bench.seed_style_app in its own process."""
+
+    run_dir: Path
+    port: int = field(default_factory=free_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "seed_style.pid"
+
+    def start(self, timeout: float = 300) -> None:
+        processes.spawn([sys.executable, "-m", "bench.seed_style_app", "--port", str(self.port)],
+                        self.run_dir / "seed_style.log", self.pid_file, settings.PROJECT_ROOT,
+                        env={"PYTHONPATH": str(settings.PROJECT_ROOT)})
+
+        def up():
+            try:
+                return requests.get(f"{self.url}/health", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+        processes.wait_for(up, timeout, "seed-style baseline", lambda: processes.running_pid(self.pid_file) is not None)
+
+    def stop(self) -> None:
+        processes.stop(self.pid_file)
+
+
+def client(stack: Stack) -> TorchServeClient:
+    return TorchServeClient(stack.inference_url, stack.management_url, stack.key_file, timeout=60)
+
+
+def register_unbatched(ts: TorchServeClient) -> dict:
+    """The accurate archive again, as its own model with batch size 1; returns its description.
+
+    TorchServe 0.12 lets explicit register parameters override the archive's model-config YAML
+    (batchSize 16 there); the description returned is what the caller should check.
+    """
+    response = ts.request("POST", "management", "/models", timeout=600, params={
+        "url": f"{ACCURATE}.mar", "model_name": UNBATCHED, "batch_size": 1, "max_batch_delay": 0,
+        "initial_workers": 1, "synchronous": "true"})
+    if response.status_code >= 400:
+        raise RuntimeError(f"registering {UNBATCHED}: HTTP {response.status_code} {response.text[:300]}")
+    return ts.describe(UNBATCHED)
+
+
+def scale(ts: TorchServeClient, model: str, workers: int) -> None:
+    response = ts.request("PUT", "management", f"/models/{model}", timeout=600,
+                          params={"min_worker": workers, "max_worker": workers, "synchronous": "true"})
+    if response.status_code >= 400:
+        raise RuntimeError(f"scaling {model}: HTTP {response.status_code} {response.text[:300]}")
+
+
+def pooled_connections(stack: Stack) -> dict[str, int]:
+    """Open connections from each gateway worker to TorchServe's inference port (pid → count).
+
+    With pooling and keep-alive they stay open between requests, at most one per gateway thread.
+    """
+    gateway = processes.running_pid(stack.run_dir / "gateway.pid")
+    workers = psutil.Process(gateway).children() if gateway else []
+    return {str(w.pid): sum(1 for c in w.net_connections("tcp")
+                            if c.raddr and c.raddr.port == stack.inference_port and c.status == "ESTABLISHED")
+            for w in workers}
+
+
+def process_roles(stack: Stack, baseline: Baseline, ts: TorchServeClient, worker_models: dict[int, str]) -> dict:
+    """{role: [pids]} for PeakRss. worker_models (pid → model) is filled from describe-model as needed."""
+    roles: dict[str, list[int]] = {"load generator": [psutil.Process().pid]}
+    gateway = processes.running_pid(stack.run_dir / "gateway.pid")
+    if gateway:
+        roles["gateway master"] = [gateway]
+        roles["gateway workers"] = [p.pid for p in psutil.Process(gateway).children()]
+    launcher = processes.running_pid(stack.run_dir / "torchserve.pid")
+    if launcher:
+        jvm = [p for p in psutil.Process(launcher).children() if "java" in p.name()]
+        roles["torchserve frontend (JVM)"] = [p.pid for p in jvm]
+        workers = [w for p in jvm for w in p.children(recursive=True)]
+        if any(w.pid not in worker_models for w in workers):
+            for model in (FAST, ACCURATE, UNBATCHED):
+                for worker in (ts.describe(model) or {}).get("workers", []):
+                    worker_models[int(worker["pid"])] = model
+        for w in workers:
+            model = worker_models.get(w.pid)
+            roles.setdefault(f"worker {model}" if model else "torchserve helper (metrics)", []).append(w.pid)
+    seed = processes.running_pid(baseline.pid_file)
+    if seed:
+        roles["seed-style baseline"] = [seed]
+    return roles

@@ -1,0 +1,188 @@
+"""Gateway → TorchServe, TorchServe called directly, and a seed-style Flask app, measured in one run.
+
+    make bench                                   # = python -m bench.side_by_side
+    make bench BENCH_ARGS=--quick                # shorter cells, for trials
+    python -m bench.side_by_side --paths fast --sizes 1 --concurrency 8 --duration 5
+
+Brings up its own TorchServe + gateway and the baseline on free loopback ports (run dir under
+run/bench/), drives each cell with bench.loadgen, alternating targets cell by cell, and stops
+everything it started on exit, error or Ctrl-C. Prints a table; writes bench/results/<stamp>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from bench import report
+from bench.loadgen import Load, Measured, drive
+from bench.rss import PeakRss
+from bench.servers import (ACCURATE, FAST, UNBATCHED, Baseline, bench_stack, client, pooled_connections, process_roles,
+                           register_unbatched, scale)
+from handlers.text import clean_text
+from train import settings
+from train.data import load_split
+
+TARGETS = ("gateway", "torchserve", "seed-style")
+MODELS = {"fast": FAST, "accurate": ACCURATE}
+RESULTS_DIR = settings.PROJECT_ROOT / "bench" / "results"
+
+
+def review_pool(n: int, data_dir=None) -> list[str]:
+    """NSMC test reviews the gateway accepts (blank ones are a 400 there)."""
+    return [t for t in load_split("test", data_dir).texts if clean_text(t).strip()][:n]
+
+
+def loads(target: str, fast: bool, size: int, reviews: list[str], urls: dict, key: str | None) -> Load:
+    chunks = [reviews[i:i + size] for i in range(0, len(reviews) - size + 1, size)]
+    if target == "torchserve":
+        model = FAST if fast else ACCURATE
+        return Load(f"{urls['torchserve']}/predictions/{model}", [{"text": c} for c in chunks],
+                    {"Authorization": f"Bearer {key}"} if key else {})
+    return Load(f"{urls[target]}/predict", [{"text": c, "do_fast": fast} for c in chunks])
+
+
+def prime(args, urls: dict, key: str | None, reviews: list[str], models: list[str]) -> None:
+    """One request per target and path, waited for: first use loads lazy state (kiwipiepy's analyzer)."""
+    for target in args.targets:
+        for fast in (True, False):
+            load = loads(target, fast, 32, reviews, urls, key)
+            requests.post(load.url, json=load.bodies[0], headers=load.headers, timeout=600).raise_for_status()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    for model in models:
+        requests.post(f"{urls['torchserve']}/predictions/{model}", json={"text": reviews[:32]}, headers=headers,
+                      timeout=600).raise_for_status()
+
+
+def matrix(args, urls: dict, key: str | None, reviews: list[str]) -> list[dict]:
+    rows, turn = [], 0
+    for fast in [p == "fast" for p in args.paths]:
+        for size in args.sizes:
+            for concurrency in args.concurrency:
+                order = TARGETS[turn % 3:] + TARGETS[:turn % 3]  # who goes first rotates cell by cell
+                turn += 1
+                for target in order:
+                    if target not in args.targets:
+                        continue
+                    measured = drive(loads(target, fast, size, reviews, urls, key), concurrency,
+                                     args.warmup, args.duration)
+                    row = {"path": "fast" if fast else "accurate", "size": size, "concurrency": concurrency,
+                           "target": target, **measured.summary(size)}
+                    rows.append(row)
+                    print(report.progress(row), flush=True)
+    return rows
+
+
+def batching(args, ts_url: str, key: str | None, reviews: list[str]) -> dict:
+    """Dynamic batching on/off for the accurate model at one concurrency, alternating, single reviews."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    bodies = [{"text": [r]} for r in reviews]
+    merged: dict[str, list[Measured]] = {ACCURATE: [], UNBATCHED: []}
+    for round_ in range(args.batching_rounds):
+        for model in (ACCURATE, UNBATCHED) if round_ % 2 == 0 else (UNBATCHED, ACCURATE):
+            merged[model].append(drive(Load(f"{ts_url}/predictions/{model}", bodies, headers),
+                                       args.batching_concurrency, args.warmup, args.duration))
+    out = {"concurrency": args.batching_concurrency, "size": 1}
+    for model, runs in merged.items():
+        out[model] = Measured.merge(runs).summary(1)
+    out["ratio"] = report.ratio(out[ACCURATE]["req_per_s"], out[UNBATCHED]["req_per_s"])
+    print(report.batching_line(out), flush=True)
+    return out
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 s warm-up and 3 s per cell (trials)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before each measured window")
+    parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per cell")
+    parser.add_argument("--paths", nargs="+", choices=["fast", "accurate"], default=["fast", "accurate"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[1, 32], help="reviews per request")
+    parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32])
+    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
+    parser.add_argument("--batching-concurrency", type=int, default=16)
+    parser.add_argument("--batching-rounds", type=int, default=2, help="alternating rounds per model; 0 skips")
+    parser.add_argument("--gateway-workers", type=int, help="override gunicorn workers (GATEWAY_WORKERS)")
+    parser.add_argument("--gateway-threads", type=int, help="override gunicorn threads (GATEWAY_THREADS)")
+    parser.add_argument("--workers", nargs="+", type=_workers, default=[], metavar="MODEL=N",
+                        help="scale TorchServe workers after start, e.g. fast=2 (trials; the shipped count is in model_config/)")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="set OMP_NUM_THREADS for every server (trials); 0 keeps the shipped settings "
+                             "(model_config/nsmc_bert.yaml: threads 1)")
+    parser.add_argument("--reviews", type=int, default=4096, help="distinct NSMC test reviews to send")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--out", type=Path, help="results JSON (default bench/results/side_by_side-<time>.json)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.warmup, args.duration = 1.0, 3.0
+    return args
+
+
+def _workers(value: str) -> tuple[str, int]:
+    kind, _, n = value.partition("=")
+    if kind not in MODELS or not n.isdigit():
+        raise argparse.ArgumentTypeError("expected fast=N or accurate=N")
+    return kind, int(n)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # stop what we started on `kill` too, not only Ctrl-C
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    run_dir = settings.PROJECT_ROOT / "run" / "bench" / stamp
+    gateway_env = {k: str(v) for k, v in (("GATEWAY_WORKERS", args.gateway_workers),
+                                         ("GATEWAY_THREADS", args.gateway_threads)) if v}
+    if args.torch_threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # inherited by every server we start
+    stack, baseline = bench_stack(run_dir, gateway_env), Baseline(run_dir)
+    reviews = review_pool(args.reviews, args.data_dir)
+    started = time.time()
+    result = {"started": stamp, "command": " ".join(sys.argv), "args": {k: str(v) for k, v in vars(args).items()},
+              "machine": report.machine(), "loadavg_before": os.getloadavg()}
+    try:
+        print(f"starting TorchServe, gateway and seed-style baseline under {run_dir} ...", flush=True)
+        baseline.start()
+        stack.start(timeout=600, accurate=True)
+        ts = client(stack)
+        unbatched = register_unbatched(ts) if args.batching_rounds else None
+        for kind, n in args.workers:
+            scale(ts, MODELS[kind], n)
+        urls = {"gateway": stack.gateway_url, "torchserve": stack.inference_url, "seed-style": baseline.url}
+        key = ts.keys.get("inference")
+        result["settings"] = report.settings(stack, ts, unbatched)
+        prime(args, urls, key, reviews, [UNBATCHED] if unbatched else [])
+        worker_models: dict[int, str] = {}
+        with PeakRss(lambda: process_roles(stack, baseline, ts, worker_models)) as rss:
+            result["cells"] = matrix(args, urls, key, reviews)
+            result["gateway_pooled_connections"] = pooled_connections(stack)
+            if args.batching_rounds:
+                result["batching"] = batching(args, stack.inference_url, key, reviews)
+        result["peak_rss"] = rss.report()
+    except KeyboardInterrupt:
+        print("interrupted; stopping servers", file=sys.stderr)
+        return 130
+    finally:
+        baseline.stop()
+        stack.stop()
+    result["loadavg_after"] = os.getloadavg()
+    result["wall_seconds"] = round(time.time() - started)
+    result["goals"] = report.goals(result)
+    out = args.out or RESULTS_DIR / f"side_by_side-{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    print(report.render(result))
+    print(f"\nresults: {out}")
+    return 0 if result["goals"]["no_errors"]["met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Faults on real processes under traffic: a killed model worker, a hung one, TorchServe down and up.
+
+Expected every time: while the backend is broken, clients get a clear 503/504 JSON error (never a
+500, a hang or a dropped connection), /health says what is wrong, and service comes back on its
+own, with the same gateway process and the promoted model version.
+"""
+import json
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from deploy.__main__ import served_archive
+from deploy.registry import Registry
+from tests.conftest import make_stack, running
+from tests.helpers import Traffic
+from train.archive import archive_path, build_archive, publish
+
+pytestmark = pytest.mark.e2e
+GATEWAY_TIMEOUT_S = 3
+RECOVERY_S = 120
+ALLOWED_WHILE_BROKEN = {"ok", "backend_unavailable", "backend_timeout"}
+
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory, model_store, fast_model_dir):
+    """Versions 1 and 2 of the fast model with 2 promoted, served from the registry like `make deploy`."""
+    store = tmp_path_factory.mktemp("fault_store")
+    publish("fast", fast_model_dir, store)
+    v2 = build_archive("fast", fast_model_dir, archive_path("fast", "2", store), version="2")
+    registry = Registry(store)
+    registry.add_version("nsmc_fast", "2", v2.name, {})
+    registry.promote("nsmc_fast", "2")
+    registry.save()
+    stack = make_stack(tmp_path_factory.mktemp("run_faults"), store, [],
+                       SENTIMENT_TIMEOUT_SECONDS=str(GATEWAY_TIMEOUT_S))
+    stack.models = [served_archive(stack, "fast").name]
+    with running(stack):
+        yield stack
+
+
+def health(stack) -> tuple[int, dict]:
+    response = requests.get(f"{stack.gateway_url}/health", timeout=10)
+    return response.status_code, response.json()
+
+
+def worker_pids(stack) -> list[int]:
+    """The fast model's ready worker processes (model_config/nsmc_fast.yaml asks for more than one)."""
+    key = json.loads(stack.key_file.read_text())["management"]["key"]
+    described = requests.get(f"{stack.management_url}/models/nsmc_fast", timeout=10,
+                             headers={"Authorization": f"Bearer {key}"}).json()[0]
+    return [int(w["pid"]) for w in described["workers"] if w["status"] == "READY"]
+
+
+def wait_until(condition, timeout: float = RECOVERY_S, what: str = "recovery"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {timeout}s")
+
+
+def assert_recovered(stack, traffic: Traffic) -> None:
+    """Traffic answers again; nothing but 200s and clear 503/504 errors was ever seen."""
+    wait_until(lambda: traffic.outcomes and traffic.outcomes[-1][1] == "ok")
+    time.sleep(1)
+    traffic.stop()
+    print(f"traffic: {traffic.sent} requests: {traffic.summary()}")
+    assert set(traffic.summary()) <= ALLOWED_WHILE_BROKEN, traffic.failures[:5]
+    assert traffic.outcomes[-1][1] == "ok"
+    status, body = health(stack)
+    assert status == 200 and body["models"]["fast"]["version"] == "2"
+
+
+def test_killed_workers_are_replaced(fault_stack):
+    traffic = Traffic(fault_stack.gateway_url)
+    traffic.start()
+    time.sleep(1)
+    for pid in worker_pids(fault_stack):
+        os.kill(pid, signal.SIGKILL)
+    # TorchServe notices, restarts the worker and reloads the model; /health shows the gap.
+    status, body = wait_until(lambda: (h := health(fault_stack))[0] == 503 and h, 30, "unready /health")
+    assert body["torchserve"] == "ok" and body["models"]["fast"]["ready"] is False
+    assert_recovered(fault_stack, traffic)
+    assert traffic.failures, "killing every worker should have been visible to clients"
+
+
+def test_hung_worker_answers_504_and_recovers(fault_stack):
+    """Workers that stop responding (SIGSTOP) are a backend slower than the gateway's timeout."""
+    pids = worker_pids(fault_stack)
+    traffic = Traffic(fault_stack.gateway_url)
+    traffic.start()
+    time.sleep(1)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        response = requests.post(f"{fault_stack.gateway_url}/predict", json={"text": "좋다"}, timeout=30)
+        waited = time.monotonic() - started
+        assert response.status_code == 504 and response.json()["error"]["code"] == "backend_timeout"
+        assert waited < GATEWAY_TIMEOUT_S + 2  # the gateway gave up on time; it did not hang with the worker
+        wait_until(lambda: "backend_timeout" in traffic.summary(), 3 * GATEWAY_TIMEOUT_S, "timeout seen by traffic")
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    assert_recovered(fault_stack, traffic)
+
+
+def test_torchserve_down_then_up_serves_the_promoted_version(fault_stack):
+    traffic = Traffic(fault_stack.gateway_url)
+    traffic.start()
+    time.sleep(1)
+    fault_stack.stop_torchserve()
+    status, body = health(fault_stack)
+    assert status == 503 and body["status"] == "down" and body["torchserve"] == "unreachable"
+    response = requests.post(f"{fault_stack.gateway_url}/predict", json={"text": "좋다"}, timeout=30)
+    assert response.status_code == 503 and response.json()["error"]["code"] == "backend_unavailable"
+
+    fault_stack.models = [served_archive(fault_stack, "fast").name]  # what `make deploy` would load
+    fault_stack.start_torchserve()  # new keys: the gateway re-reads them
+    fault_stack.wait_torchserve()
+    fault_stack.wait_ready(180)
+    assert_recovered(fault_stack, traffic)
+    assert "backend_unavailable" in traffic.summary()
