@@ -140,9 +140,13 @@ def rollback(name: str):
         previous, serving = entry["previous"], entry["serving"]
         if previous is None:
             raise ApiError(409, "no_previous_version", f"{model} has no previous version to roll back to")
+        archive = entry["versions"][previous]["file"]
+        if not (settings.model_store / archive).is_file():  # a restart could not serve it either
+            raise ApiError(409, "previous_archive_missing",
+                           f"version {previous}'s archive {archive} is no longer in the model store")
         client = current_app.extensions["torchserve"]
         if previous not in {v.get("modelVersion") for v in client.versions(model)}:
-            client.register(entry["versions"][previous]["file"])
+            client.register(archive)
         client.set_default(model, previous)
         registry.promote(model, previous)
         registry.save()

@@ -60,3 +60,18 @@ def test_failed_job_names_no_server_paths(client):
 ])
 def test_redact_paths(text, expected):
     assert redact_paths(text) == expected
+
+
+def test_rollback_to_a_deleted_archive_is_409(client, tmp_path):
+    from deploy.registry import Registry
+
+    http, _ = client
+    registry = Registry(tmp_path)  # the client's model store
+    registry.add_version("nsmc_fast", "1", "nsmc_fast.mar", {})
+    registry.add_version("nsmc_fast", "2", "nsmc_fast.v2.mar", {})
+    registry.promote("nsmc_fast", "1")
+    registry.promote("nsmc_fast", "2")
+    registry.save()
+    (tmp_path / "nsmc_fast.v2.mar").touch()  # nsmc_fast.mar (version 1) is gone
+    response = http.post("/models/fast/rollback", headers={"Authorization": "Bearer t"})
+    assert response.status_code == 409 and response.json["error"]["code"] == "previous_archive_missing"
