@@ -20,7 +20,7 @@ help:
 	@echo "make stop        stop the service"
 	@echo "make train-fast  retrain the fast model on NSMC    make train-bert  train the compact BERT"
 	@echo "make archive     build archives/*.mar              make archive-bert MODEL=<dir or hub id>"
-	@echo "make bench       gateway vs TorchServe vs seed-style app, side by side (~12 min; BENCH_ARGS=--quick)"
+	@echo "make bench       gateway vs TorchServe vs seed-style app, side by side (~9 min; BENCH_ARGS=--quick)"
 	@echo "make soak        5 minutes of steady traffic on both paths: errors, latency, memory drift"
 
 setup: $(VENV)/.installed
