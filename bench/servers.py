@@ -13,9 +13,8 @@ import psutil
 import requests
 
 from deploy import processes
-from deploy.stack import Stack
+from deploy.stack import Stack, free_port
 from gateway.torchserve import TorchServeClient
-from tests.helpers import free_port
 from train import settings
 
 FAST, ACCURATE = settings.FAST_MODEL_NAME, settings.ACCURATE_MODEL_NAME
@@ -23,10 +22,7 @@ UNBATCHED = f"{ACCURATE}_unbatched"
 
 
 def bench_stack(run_dir: Path, gateway_env: dict) -> Stack:
-    return Stack(run_dir=run_dir, inference_port=free_port(), management_port=free_port(),
-                 metrics_port=free_port(), grpc_inference_port=free_port(), grpc_management_port=free_port(),
-                 gateway_bind=f"127.0.0.1:{free_port()}", models=[f"{FAST}.mar", f"{ACCURATE}.mar"],
-                 gateway_env=gateway_env)
+    return Stack.on_free_ports(run_dir, models=[f"{FAST}.mar", f"{ACCURATE}.mar"], **gateway_env)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The running service: TorchServe plus the gateway, configured from config.properties."""
 from __future__ import annotations
 
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,12 @@ from train import settings
 
 CONFIG_TEMPLATE = settings.PROJECT_ROOT / "config.properties"
 BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass
@@ -26,6 +33,15 @@ class Stack:
     gateway_bind: str = "127.0.0.1:5000"
     models: list[str] = field(default_factory=list)  # .mar files in the store to load at start
     gateway_env: dict = field(default_factory=dict)  # extra SENTIMENT_* settings
+
+    @classmethod
+    def on_free_ports(cls, run_dir: Path, model_store: Path = settings.MODEL_STORE, models: list[str] = (),
+                      **gateway_env) -> "Stack":
+        """A stack beside any other (tests, benchmarks): free loopback ports, its own run dir and state."""
+        return cls(run_dir=run_dir, model_store=model_store, inference_port=free_port(),
+                   management_port=free_port(), metrics_port=free_port(), grpc_inference_port=free_port(),
+                   grpc_management_port=free_port(), gateway_bind=f"127.0.0.1:{free_port()}",
+                   models=list(models), gateway_env=gateway_env)
 
     @property
     def gateway_url(self) -> str:

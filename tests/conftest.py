@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from deploy.stack import Stack
-from tests.helpers import free_port
 from train import fast
 from train.archive import publish
 from train.data import data_dir_from_env
@@ -38,10 +37,7 @@ def model_store(tmp_path_factory, fast_model_dir) -> Path:
 
 
 def make_stack(run_dir: Path, model_store: Path, models: list[str], **gateway_env) -> Stack:
-    return Stack(run_dir=run_dir, model_store=model_store, inference_port=free_port(),
-                 management_port=free_port(), metrics_port=free_port(),
-                 grpc_inference_port=free_port(), grpc_management_port=free_port(),
-                 gateway_bind=f"127.0.0.1:{free_port()}", models=models, gateway_env=gateway_env)
+    return Stack.on_free_ports(run_dir, model_store, models, **gateway_env)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Small utilities shared by tests (no mocks of TorchServe live here)."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -11,12 +10,6 @@ from ts.context import Context, RequestProcessor
 
 SEED_POSITIVE = "음악이 주가 된, 최고의 음악영화"
 SEED_NEGATIVE = "발연기 도저히 못보겠다 진짜 이렇게 연기를 못할거라곤 상상도 못했네"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def torchserve_context(model_dir, serialized_file=None, batch_size=8) -> Context:
