@@ -1,0 +1,60 @@
+"""Full-test accuracy of what the accurate path serves: the handler loaded from the built `.mar`
+with the archive's own model config (ONNX int8 BERT blended with the fast model), and of each part.
+
+    python -m bench.served_accuracy [--archive archives/nsmc_bert.mar] [--data-dir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from handlers.bert_handler import BertSentimentHandler
+from handlers.text import clean_text
+from tests.helpers import torchserve_context
+from train import settings
+from train.data import load_split
+
+
+def load_from_archive(archive: Path, workdir: Path) -> BertSentimentHandler:
+    with zipfile.ZipFile(archive) as mar:
+        mar.extractall(workdir)
+    configs = list(workdir.glob("*.yaml"))
+    handler = BertSentimentHandler()
+    context = torchserve_context(workdir)
+    context.model_yaml_config = yaml.safe_load(configs[0].read_text()) if configs else {}
+    handler.initialize(context)
+    return handler
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archive", type=Path,
+                        default=settings.MODEL_STORE / f"{settings.ACCURATE_MODEL_NAME}.mar")
+    parser.add_argument("--data-dir")
+    args = parser.parse_args(argv)
+    test = load_split("test", args.data_dir)
+    texts, labels = [clean_text(t) for t in test.texts], np.asarray(test.labels)
+    with tempfile.TemporaryDirectory() as tmp:
+        handler = load_from_archive(args.archive, Path(tmp))
+        started = time.perf_counter()
+        served = handler.predict_positive(texts)  # the code path inference() runs
+        seconds = time.perf_counter() - started
+        bert = handler.bert_positive(texts)
+        fast = handler.fast_score(texts) if handler.fast_score is not None else None
+        accuracy = lambda p: round(float(np.mean((p >= 0.5) == labels)), 5)  # noqa: E731
+        report = {"archive": str(args.archive), "runtime": type(handler.logits).__name__, "test_rows": len(texts),
+                  "bert_weight": handler.bert_weight, "served_accuracy": accuracy(served), "bert_accuracy": accuracy(bert),
+                  "fast_accuracy": accuracy(fast) if fast is not None else None,
+                  "served_seconds": round(seconds, 1)}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
