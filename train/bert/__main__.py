@@ -17,7 +17,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from transformers import BertForMaskedLM  # noqa: E402
+import torch  # noqa: E402
+from transformers import AutoTokenizer, BertForMaskedLM  # noqa: E402
 
 from train import settings  # noqa: E402
 from train.bert import export  # noqa: E402
@@ -27,7 +28,7 @@ from train.bert.finetune import FineTuneRecipe, classifier_from_mlm, finetune  #
 from train.bert.modeling import bert_config, param_count, seed_everything  # noqa: E402
 from train.bert.predict import accuracy, log_loss, positive_probs  # noqa: E402
 from train.bert.pretrain import MLMRecipe, pretrain  # noqa: E402
-from train.bert.tokenizer import token_stats, train_tokenizer  # noqa: E402
+from train.bert.tokenizer import save_and_reload, token_stats, train_tokenizer  # noqa: E402
 
 log = logging.getLogger("train.bert")
 
@@ -60,6 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--no-whole-word", action="store_true", help="mask single WordPiece tokens")
     g.add_argument("--mlm-dropout", type=float, default=0.0)
     g.add_argument("--mlm-max-minutes", type=float, default=80.0, help="time cap; the lr schedule follows it")
+    g.add_argument("--save-mlm", type=Path, default=None,
+                   help="also save the pretrained BertForMaskedLM and its tokenizer here (fp32)")
+    g.add_argument("--from-mlm", type=Path, default=None,
+                   help="skip tokenizer training and pretraining: fine-tune a --save-mlm directory "
+                        "(keep its --seed, so the dev split is the one its pretraining left out)")
     g = p.add_argument_group("fine-tuning")
     g.add_argument("--epochs", type=float, default=4.0)
     g.add_argument("--batch-size", type=int, default=64)
@@ -101,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     times["data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    tokenizer = train_tokenizer(corpus.train.texts, args.vocab_size, out_dir, args.max_length)
+    if args.from_mlm:
+        tokenizer = save_and_reload(AutoTokenizer.from_pretrained(args.from_mlm, local_files_only=True), out_dir)
+        log.info("tokenizer and MLM encoder from %s", args.from_mlm)
+    else:
+        tokenizer = train_tokenizer(corpus.train.texts, args.vocab_size, out_dir, args.max_length)
     tok_dev = token_stats(tokenizer, corpus.dev.texts)
     train_enc = encode(tokenizer, corpus.train.texts, args.max_length, corpus.train.labels)
     dev_enc = encode(tokenizer, corpus.dev.texts, args.max_length, corpus.dev.labels)
@@ -119,11 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     mlm_summary = None
     mlm_model = None
     t0 = time.perf_counter()
-    if args.mlm_epochs > 0:
+    if args.from_mlm:
+        mlm_model = BertForMaskedLM.from_pretrained(args.from_mlm, local_files_only=True, dtype=torch.float32)
+        config = mlm_model.config
+        mlm_summary = {"from": str(args.from_mlm)}
+    elif args.mlm_epochs > 0:
         mlm_model = BertForMaskedLM(config)
         log.info("BertForMaskedLM: %.2fM parameters", param_count(mlm_model) / 1e6)
         held_out = Encoded(dev_enc.ids[:3000])  # dev text, labels unused
         mlm_summary = pretrain(mlm_model, tokenizer, train_enc, held_out, mlm_recipe, precision, tuner, args.seed)
+        if args.save_mlm:
+            mlm_model.save_pretrained(args.save_mlm)
+            tokenizer.save_pretrained(args.save_mlm)
+            log.info("saved the pretrained MLM model and tokenizer to %s", args.save_mlm)
     times["mlm"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
