@@ -39,6 +39,8 @@ def main(argv=None):
                         default=settings.MODEL_STORE / f"{settings.ACCURATE_MODEL_NAME}.mar")
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
+    if not args.archive.is_file():
+        parser.error(f"{args.archive} does not exist: `make archive` builds it")
     test = load_split("test", args.data_dir)
     texts, labels = [clean_text(t) for t in test.texts], np.asarray(test.labels)
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,7 +52,8 @@ def main(argv=None):
         fast = handler.fast_score(texts) if handler.fast_score is not None else None
         accuracy = lambda p: round(float(np.mean((p >= 0.5) == labels)), 5)  # noqa: E731
         report = {"archive": str(args.archive), "runtime": type(handler.logits).__name__, "test_rows": len(texts),
-                  "bert_weight": handler.bert_weight, "served_accuracy": accuracy(served), "bert_accuracy": accuracy(bert),
+                  "bert_weight": handler.bert_weight, "served_accuracy": accuracy(served),
+                  "bert_accuracy": accuracy(bert),
                   "fast_accuracy": accuracy(fast) if fast is not None else None,
                   "served_seconds": round(seconds, 1)}
     print(json.dumps(report, indent=2))

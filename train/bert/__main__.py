@@ -81,7 +81,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="auto = bf16 autocast only on CPUs with native bf16")
     g.add_argument("--weights-dtype", choices=("fp16", "fp32"), default="fp16", help="dtype of the shipped weights")
     g.add_argument("--max-size-mb", type=float, default=30.0, help="fail if the shipped directory is larger")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.from_mlm and not (args.from_mlm / "config.json").is_file():
+        p.error(f"--from-mlm {args.from_mlm}: no config.json there (make one with --save-mlm)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
