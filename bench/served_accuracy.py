@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from bench.bert_speed import load
 from handlers.bert_handler import BertSentimentHandler
 from handlers.text import clean_text
-from tests.helpers import torchserve_context
 from train import settings
 from train.data import load_split
 
@@ -26,11 +26,8 @@ def load_from_archive(archive: Path, workdir: Path) -> BertSentimentHandler:
     with zipfile.ZipFile(archive) as mar:
         mar.extractall(workdir)
     configs = list(workdir.glob("*.yaml"))
-    handler = BertSentimentHandler()
-    context = torchserve_context(workdir)
-    context.model_yaml_config = yaml.safe_load(configs[0].read_text()) if configs else {}
-    handler.initialize(context)
-    return handler
+    model_config = yaml.safe_load(configs[0].read_text()) if configs else {}
+    return load(workdir, model_config.get("handler", {}))
 
 
 def main(argv=None):

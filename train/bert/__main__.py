@@ -64,7 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--save-mlm", type=Path, default=None,
                    help="also save the pretrained BertForMaskedLM and its tokenizer here (fp32)")
     g.add_argument("--from-mlm", type=Path, default=None,
-                   help="skip tokenizer training and pretraining: fine-tune a --save-mlm directory "
+                   help="skip tokenizer training and pretraining: fine-tune a --save-mlm directory, whose "
+                        "architecture wins over --vocab-size/--hidden/... "
                         "(keep its --seed, so the dev split is the one its pretraining left out)")
     g = p.add_argument_group("fine-tuning")
     g.add_argument("--epochs", type=float, default=4.0)
