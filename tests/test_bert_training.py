@@ -1,8 +1,9 @@
-"""train.bert end to end on a small NSMC subset: a saved MLM run can be fine-tuned again with --from-mlm."""
+"""train.bert end to end on a small NSMC subset: --save-mlm, --from-mlm (fine-tune again), --resume-mlm, --device."""
 from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
@@ -31,3 +32,36 @@ def test_from_mlm_reuses_the_saved_tokenizer_and_encoder(tmp_path, nsmc_dir):
     assert torch.corrcoef(torch.stack([pretrained.flatten(), fine_tuned.flatten()]))[0, 1] > 0.95
     metrics = json.loads((second / "metrics.json").read_text())
     assert metrics["mlm"]["summary"] == {"from": str(mlm_dir)}
+
+
+def test_resume_mlm_continues_pretraining_from_the_saved_encoder(tmp_path, nsmc_dir):
+    mlm_dir, first, second = tmp_path / "mlm", tmp_path / "first", tmp_path / "second"
+    data = ["--data-dir", str(nsmc_dir)]
+    assert main(TINY + data + ["--mlm-epochs", "1", "--epochs", "0.1", "--out", str(first),
+                               "--save-mlm", str(mlm_dir)]) == 0
+    assert main(TINY + data + ["--mlm-epochs", "1", "--epochs", "0.1", "--out", str(second),
+                               "--from-mlm", str(mlm_dir), "--resume-mlm"]) == 0
+
+    summary = json.loads((second / "metrics.json").read_text())["mlm"]["summary"]
+    assert summary["from"] == str(mlm_dir)
+    assert summary["steps"] > 0 and summary["held_out"]  # a second pretraining stage ran
+    # It started from the saved encoder, so its first held-out pass beats the first run's.
+    first_run = json.loads((first / "metrics.json").read_text())["mlm"]["summary"]["held_out"]
+    assert summary["held_out"][0]["loss"] < first_run[0]["loss"]
+
+
+def test_resume_mlm_needs_from_mlm(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--resume-mlm", "--out", str(tmp_path / "x")])
+    assert "--resume-mlm needs --from-mlm" in capsys.readouterr().err
+
+
+def test_device_choice_falls_back_to_the_cpu_and_refuses_a_missing_gpu():
+    from train.bert import runtime
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible")
+    assert runtime.choose_device("auto") == torch.device("cpu")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        runtime.choose_device("cuda")
+    assert runtime.choose_precision("auto", torch.device("cuda")) == "bf16"

@@ -1,7 +1,8 @@
 """python -m train.bert: WordPiece -> MLM pretraining -> fine-tuning -> full-test evaluation -> export.
 
-Defaults are the full recipe (about 107 minutes on 2 idle CPU cores; other work on the
-cores means fewer steps inside the time caps, not a longer run). A quick smoke run:
+Defaults are the CPU recipe (about 107 minutes on 2 idle CPU cores; other work on the cores
+means fewer steps inside the time caps, not a longer run). It runs on a CUDA GPU when one is
+visible (--device); the shipped model's longer recipe is `make train-bert-gpu`. A quick smoke run:
     python -m train.bert --train-limit 2000 --test-limit 500 --mlm-epochs 1 --epochs 1 --out /tmp/bert_smoke
 """
 from __future__ import annotations
@@ -60,13 +61,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--mask-rate", type=float, default=0.2)
     g.add_argument("--no-whole-word", action="store_true", help="mask single WordPiece tokens")
     g.add_argument("--mlm-dropout", type=float, default=0.0)
-    g.add_argument("--mlm-max-minutes", type=float, default=80.0, help="time cap; the lr schedule follows it")
+    g.add_argument("--mlm-max-minutes", type=float, default=80.0, help="time cap (0: none); the lr schedule follows it")
     g.add_argument("--save-mlm", type=Path, default=None,
                    help="also save the pretrained BertForMaskedLM and its tokenizer here (fp32)")
     g.add_argument("--from-mlm", type=Path, default=None,
                    help="skip tokenizer training and pretraining: fine-tune a --save-mlm directory, whose "
                         "architecture wins over --vocab-size/--hidden/... "
                         "(keep its --seed, so the dev split is the one its pretraining left out)")
+    g.add_argument("--resume-mlm", action="store_true",
+                   help="with --from-mlm: first continue masked-LM pretraining with the --mlm-* recipe "
+                        "(new optimizer, warm-up and decay), then fine-tune")
     g = p.add_argument_group("fine-tuning")
     g.add_argument("--epochs", type=float, default=4.0)
     g.add_argument("--batch-size", type=int, default=64)
@@ -75,8 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--weight-decay", type=float, default=0.01)
     g.add_argument("--dropout", type=float, default=0.1)
     g.add_argument("--evals-per-epoch", type=int, default=2)
-    g.add_argument("--ft-max-minutes", type=float, default=25.0, help="time cap; the lr schedule follows it")
+    g.add_argument("--ft-max-minutes", type=float, default=25.0, help="time cap (0: none); the lr schedule follows it")
     g = p.add_argument_group("runtime")
+    g.add_argument("--device", default="auto", help="auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N")
     g.add_argument("--threads", default="auto", help="torch threads: 1, 2 or auto (re-measured while training)")
     g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                    help="auto = bf16 autocast only on CPUs with native bf16")
@@ -85,6 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.from_mlm and not (args.from_mlm / "config.json").is_file():
         p.error(f"--from-mlm {args.from_mlm}: no config.json there (make one with --save-mlm)")
+    if args.resume_mlm and not args.from_mlm:
+        p.error("--resume-mlm needs --from-mlm DIR")
     return args
 
 
@@ -99,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     out_dir: Path = args.out
     eval_dir: Path = args.eval_dir or out_dir.with_name(out_dir.name + "_eval")
     seed_everything(args.seed)
-    precision = runtime.choose_precision(args.precision)
+    device = runtime.choose_device(args.device)
+    precision = runtime.choose_precision(args.precision, device)
     tuner = runtime.ThreadTuner(args.threads)
-    log.info("precision %s, threads %s (candidates %s), OMP_WAIT_POLICY=%s",
+    log.info("device %s%s, precision %s, threads %s (candidates %s), OMP_WAIT_POLICY=%s",
+             device, f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "",
              precision, args.threads, tuner.candidates, os.environ.get("OMP_WAIT_POLICY"))
     times: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -137,11 +146,14 @@ def main(argv: list[str] | None = None) -> int:
         mlm_model = BertForMaskedLM.from_pretrained(args.from_mlm, local_files_only=True, dtype=torch.float32)
         config = mlm_model.config
         mlm_summary = {"from": str(args.from_mlm)}
-    elif args.mlm_epochs > 0:
-        mlm_model = BertForMaskedLM(config)
-        log.info("BertForMaskedLM: %.2fM parameters", param_count(mlm_model) / 1e6)
+    if (args.resume_mlm or not args.from_mlm) and args.mlm_epochs > 0:
+        mlm_model = (mlm_model or BertForMaskedLM(config)).to(device)
+        log.info("BertForMaskedLM: %.2fM parameters%s", param_count(mlm_model) / 1e6,
+                 f", continued from {args.from_mlm}" if args.from_mlm else "")
         held_out = Encoded(dev_enc.ids[:3000])  # dev text, labels unused
-        mlm_summary = pretrain(mlm_model, tokenizer, train_enc, held_out, mlm_recipe, precision, tuner, args.seed)
+        mlm_summary = {**(mlm_summary or {}),
+                       **pretrain(mlm_model, tokenizer, train_enc, held_out, mlm_recipe, precision, tuner, args.seed,
+                                  device)}
         if args.save_mlm:
             mlm_model.save_pretrained(args.save_mlm)
             tokenizer.save_pretrained(args.save_mlm)
@@ -149,12 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     times["mlm"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    model = classifier_from_mlm(mlm_model, config, args.dropout)
+    model = classifier_from_mlm(mlm_model, config, args.dropout).to(device)
     del mlm_model
     ft_recipe = FineTuneRecipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
                                weight_decay=args.weight_decay, dropout=args.dropout,
                                evals_per_epoch=args.evals_per_epoch, max_minutes=args.ft_max_minutes)
-    ft_summary = finetune(model, train_enc, dev_enc, tokenizer.pad_token_id, ft_recipe, precision, tuner, args.seed)
+    ft_summary = finetune(model, train_enc, dev_enc, tokenizer.pad_token_id, ft_recipe, precision, tuner, args.seed,
+                          device)
     times["finetune"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -162,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     test_probs = positive_probs(model, test_enc, tokenizer.pad_token_id, precision)
     dev_acc, test_acc = accuracy(dev_probs, dev_enc.labels), accuracy(test_probs, test_enc.labels)
     times["test_eval"] = time.perf_counter() - t0
+    model.to("cpu")  # export and the reload check run where the handler will: on the CPU
     log.info("TEST accuracy %.4f on %d reviews (dev %.4f), %.0fs", test_acc, len(test_enc), dev_acc, times["test_eval"])
 
     t0 = time.perf_counter()
@@ -202,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "reload_max_prob_diff": reload_diff,
         "seconds": times,
         "precision": precision,
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         "threads": {"setting": args.threads, "history_step_threads": tuner.history},
         "seed": args.seed,
         "data": {"dir": str(args.data_dir or os.environ.get(settings.NSMC_DIR_ENV, "")),

@@ -89,13 +89,13 @@ def pad_batch(ids: list[np.ndarray], pad_id: int) -> tuple[torch.Tensor, torch.T
 
 
 def iterate(
-    data: Encoded, batches: list[np.ndarray], pad_id: int
+    data: Encoded, batches: list[np.ndarray], pad_id: int, device: torch.device | str = "cpu"
 ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-    """Yield (row indices, input_ids, attention_mask, labels or None) per batch."""
+    """Yield (row indices, input_ids, attention_mask, labels or None) per batch, on `device`."""
     for idx in batches:
         input_ids, attention_mask = pad_batch([data.ids[i] for i in idx], pad_id)
         labels = None if data.labels is None else torch.from_numpy(data.labels[idx])
-        yield idx, input_ids, attention_mask, labels
+        yield idx, input_ids.to(device), attention_mask.to(device), None if labels is None else labels.to(device)
 
 
 class WholeWordMasker:
@@ -122,20 +122,28 @@ class WholeWordMasker:
         self.vocab_size = size
 
     def __call__(self, input_ids: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Works on input_ids' device; random draws come from the (CPU) generator, so a seed gives
+        the same masks on any device."""
+        device = input_ids.device
+        if self.special.device != device:
+            self.special, self.continuation = self.special.to(device), self.continuation.to(device)
+
+        def rand(*shape: int) -> torch.Tensor:
+            return torch.rand(*shape, generator=generator).to(device)
+
         candidates = ~self.special[input_ids]
         if self.whole_word:
             starts = candidates & ~self.continuation[input_ids]
             word = torch.cumsum(starts.long(), dim=1)  # word number of each position (1-based)
-            draw = torch.rand(input_ids.shape[0], input_ids.shape[1] + 1, generator=generator)
-            chosen = draw.gather(1, word) < self.rate
+            chosen = rand(input_ids.shape[0], input_ids.shape[1] + 1).gather(1, word) < self.rate
         else:
-            chosen = torch.rand(input_ids.shape, generator=generator) < self.rate
+            chosen = rand(*input_ids.shape) < self.rate
         target = chosen & candidates
         corrupted = input_ids.clone()
-        action = torch.rand(input_ids.shape, generator=generator)
+        action = rand(*input_ids.shape)
         corrupted[target & (action < 0.8)] = self.mask_id
         swap = target & (action >= 0.8) & (action < 0.9)
         corrupted[swap] = torch.randint(
             self.first_regular, self.vocab_size, (int(swap.sum()),), generator=generator
-        )
+        ).to(device)
         return corrupted, target

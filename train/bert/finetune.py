@@ -50,9 +50,10 @@ def finetune(
     precision: str,
     tuner: ThreadTuner,
     seed: int,
+    device: torch.device | str = "cpu",
 ) -> dict:
     """Train in place, evaluating on dev `evals_per_epoch` times per epoch; loads the best-dev
-    weights back into `model` at the end. Test data is never seen here."""
+    weights back into `model` (already on `device`) at the end. Test data is never seen here."""
     steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
     total_steps = max(1, math.ceil(recipe.epochs * steps_per_epoch))
     eval_every = max(1, steps_per_epoch // max(recipe.evals_per_epoch, 1))
@@ -77,7 +78,7 @@ def finetune(
     def evaluate() -> None:
         nonlocal best, best_state, eval_seconds
         t0 = time.perf_counter()
-        probs = positive_probs(model, dev, pad_id, precision)
+        probs = positive_probs(model, dev, pad_id, precision, device=device)
         row = {
             "step": schedule.step_no,
             "epoch": schedule.step_no / steps_per_epoch,
@@ -101,8 +102,8 @@ def finetune(
     tuner.start()
     while not schedule.done:
         batches = bucketed_batches(train.lengths, recipe.batch_size, shuffle=True, rng=rng)
-        for _, ids, mask, labels in iterate(train, batches, pad_id):
-            with autocast(precision):
+        for _, ids, mask, labels in iterate(train, batches, pad_id, device):
+            with autocast(precision, device):
                 logits = model(input_ids=ids, attention_mask=mask).logits
             loss = torch.nn.functional.cross_entropy(logits.float(), labels)
             loss.backward()

@@ -67,10 +67,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def autocast(precision: str):
-    """bf16 autocast on CPU, or a no-op for fp32."""
+def autocast(precision: str, device: torch.device | str = "cpu"):
+    """bf16 autocast on the device, or a no-op for fp32."""
     if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -9,15 +9,18 @@ from train.bert.modeling import autocast
 
 
 @torch.inference_mode()
-def positive_probs(model, data: Encoded, pad_id: int, precision: str = "fp32", batch_size: int = 256) -> np.ndarray:
-    """P(positive) for every row of data, in data's order (batches are sorted by length)."""
+def positive_probs(model, data: Encoded, pad_id: int, precision: str = "fp32", batch_size: int = 256,
+                   device: torch.device | str | None = None) -> np.ndarray:
+    """P(positive) for every row of data, in data's order (batches are sorted by length).
+    Runs where the model is unless `device` says otherwise."""
+    device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     out = np.empty(len(data), dtype=np.float32)
-    for idx, ids, mask, _ in iterate(data, bucketed_batches(data.lengths, batch_size, shuffle=False), pad_id):
-        with autocast(precision):
+    for idx, ids, mask, _ in iterate(data, bucketed_batches(data.lengths, batch_size, shuffle=False), pad_id, device):
+        with autocast(precision, device):
             logits = model(input_ids=ids, attention_mask=mask).logits
-        out[idx] = torch.softmax(logits.float(), dim=-1)[:, 1].numpy()
+        out[idx] = torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy()
     model.train(was_training)
     return out
 

@@ -46,13 +46,14 @@ def mlm_loss(
 
 
 @torch.inference_mode()
-def mlm_eval(model, data: Encoded, masker: WholeWordMasker, pad_id: int, precision: str, batch_size: int = 256):
+def mlm_eval(model, data: Encoded, masker: WholeWordMasker, pad_id: int, precision: str, batch_size: int = 256,
+             device: torch.device | str = "cpu"):
     """Masked-token loss/accuracy on held-out text with a fixed masking seed."""
     model.eval()
     gen = torch.Generator().manual_seed(1234)
     total_loss, total_n, total_correct = 0.0, 0, 0
-    for _, ids, mask, _ in iterate(data, bucketed_batches(data.lengths, batch_size, shuffle=False), pad_id):
-        with autocast(precision):
+    for _, ids, mask, _ in iterate(data, bucketed_batches(data.lengths, batch_size, shuffle=False), pad_id, device):
+        with autocast(precision, device):
             loss, n, correct = mlm_loss(model, ids, mask, masker, gen)
         total_loss += loss.item() * n
         total_n += n
@@ -70,8 +71,9 @@ def pretrain(
     precision: str,
     tuner: ThreadTuner,
     seed: int,
+    device: torch.device | str = "cpu",
 ) -> dict:
-    """Train in place; returns a summary (steps, tokens/s, held-out MLM loss/accuracy, seconds)."""
+    """Train in place (model already on `device`); returns a summary (steps, tokens/s, held-out MLM loss/accuracy, seconds)."""
     pad_id = tokenizer.pad_token_id
     masker = WholeWordMasker(tokenizer, recipe.mask_rate, recipe.whole_word)
     steps_per_epoch = math.ceil(len(train) / recipe.batch_size)
@@ -96,8 +98,8 @@ def pretrain(
     epoch = 0
     while not schedule.done:
         batches = bucketed_batches(train.lengths, recipe.batch_size, shuffle=True, rng=rng)
-        for _, ids, mask, _ in iterate(train, batches, pad_id):
-            with autocast(precision):
+        for _, ids, mask, _ in iterate(train, batches, pad_id, device):
+            with autocast(precision, device):
                 loss, n, correct = mlm_loss(model, ids, mask, masker, gen)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
@@ -128,7 +130,7 @@ def pretrain(
             if schedule.done:
                 break
         epoch += 1
-        held = mlm_eval(model, held_out, masker, pad_id, precision)
+        held = mlm_eval(model, held_out, masker, pad_id, precision, device=device)
         history.append({"epoch": epoch, "step": schedule.step_no, **held})
         log.info("mlm pass %d done at step %d: held-out masked loss %.3f, accuracy %.3f",
                  epoch, schedule.step_no, held["loss"], held["accuracy"])

@@ -1,4 +1,4 @@
-"""CPU runtime concerns: logging, progress bars, thread count, precision and time-aware schedules.
+"""Runtime concerns: logging, progress bars, device, thread count, precision and time-aware schedules.
 
 Import this module (or set OMP_WAIT_POLICY yourself) before torch: with the default OpenMP
 spin-waiting, two torch threads on a 2-core box that another process is also using run up to
@@ -57,11 +57,22 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def choose_precision(requested: str) -> str:
-    """'auto' -> bf16 only where the CPU has native bf16 (AVX512-BF16/AMX); otherwise it is
-    emulated and measured 2.5x slower than fp32 for this model."""
+def choose_device(requested: str) -> torch.device:
+    """'auto' -> the first CUDA GPU when there is one, else the CPU."""
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"--device {requested}: no CUDA GPU is visible to torch")
+    return torch.device(requested)
+
+
+def choose_precision(requested: str, device: torch.device | None = None) -> str:
+    """'auto' -> bf16 on a GPU, and on a CPU only where it has native bf16 (AVX512-BF16/AMX);
+    otherwise bf16 is emulated and measured 2.5x slower than fp32 for this model."""
     if requested != "auto":
         return requested
+    if device is not None and device.type == "cuda":
+        return "bf16"
     return "bf16" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "fp32"
 
 
