@@ -17,14 +17,28 @@ from gateway.errors import ApiError
 
 
 def load_or_create_token(path: Path) -> str:
+    """The token in `path`, creating it on first start.
+
+    Several gunicorn workers start at once, so the file must never be seen half-written: the
+    token is written to a private temporary file and then hard-linked into place, which fails
+    for every worker but the first; all of them then read the same complete token."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_urlsafe(32) + "\n")
-    return path.read_text().strip()
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another worker won the race; use its token
+        finally:
+            tmp.unlink()
+    token = path.read_text().strip()
+    if not token:
+        raise RuntimeError(f"admin token file {path} is empty: delete it (a new one is made) "
+                           "or set SENTIMENT_ADMIN_TOKEN")
+    return token
 
 
 def require_admin(view):
@@ -33,7 +47,10 @@ def require_admin(view):
         expected = current_app.config["ADMIN_TOKEN"]
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        given = given.strip()
+        # An empty token never matches, even if the configured one were empty.
+        valid = bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+        if scheme.lower() != "bearer" or not valid:
             raise ApiError(401, "unauthorized", "this endpoint needs 'Authorization: Bearer <admin token>'")
         return view(*args, **kwargs)
 
