@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--device", default="auto", help="auto (a CUDA GPU if there is one, else the CPU), cpu, cuda, cuda:N")
     g.add_argument("--threads", default="auto", help="torch threads: 1, 2 or auto (re-measured while training)")
     g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="auto = bf16 autocast only on CPUs with native bf16")
+                   help="auto = bf16 autocast on a GPU, and on CPUs only with native bf16")
     g.add_argument("--weights-dtype", choices=("fp16", "fp32"), default="fp16", help="dtype of the shipped weights")
     g.add_argument("--max-size-mb", type=float, default=30.0, help="fail if the shipped directory is larger")
     args = p.parse_args(argv)
@@ -109,9 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     device = runtime.choose_device(args.device)
     precision = runtime.choose_precision(args.precision, device)
     tuner = runtime.ThreadTuner(args.threads)
-    log.info("device %s%s, precision %s, threads %s (candidates %s), OMP_WAIT_POLICY=%s",
-             device, f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "",
-             precision, args.threads, tuner.candidates, os.environ.get("OMP_WAIT_POLICY"))
+    log.info("device %s, precision %s, threads %s (candidates %s), OMP_WAIT_POLICY=%s",
+             runtime.describe_device(device), precision, args.threads, tuner.candidates, os.environ.get("OMP_WAIT_POLICY"))
     times: dict[str, float] = {}
     t_all = time.perf_counter()
 
@@ -216,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "reload_max_prob_diff": reload_diff,
         "seconds": times,
         "precision": precision,
-        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "device": runtime.describe_device(device),
         "threads": {"setting": args.threads, "history_step_threads": tuner.history},
         "seed": args.seed,
         "data": {"dir": str(args.data_dir or os.environ.get(settings.NSMC_DIR_ENV, "")),

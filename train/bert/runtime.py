@@ -66,6 +66,11 @@ def choose_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def describe_device(device: torch.device) -> str:
+    """'cpu', or e.g. 'cuda (NVIDIA H100 80GB HBM3)'."""
+    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
+
+
 def choose_precision(requested: str, device: torch.device | None = None) -> str:
     """'auto' -> bf16 on a GPU, and on a CPU only where it has native bf16 (AVX512-BF16/AMX);
     otherwise bf16 is emulated and measured 2.5x slower than fp32 for this model."""
