@@ -65,3 +65,12 @@ def test_device_choice_falls_back_to_the_cpu_and_refuses_a_missing_gpu():
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
         runtime.choose_device("cuda")
     assert runtime.choose_precision("auto", torch.device("cuda")) == "bf16"
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda"])
+def test_an_unusable_device_is_a_usage_error(tmp_path, capsys, device):
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is visible")
+    with pytest.raises(SystemExit):
+        main(["--device", device, "--out", str(tmp_path / "x")])
+    assert f"--device {device}:" in capsys.readouterr().err

@@ -92,6 +92,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--from-mlm {args.from_mlm}: no config.json there (make one with --save-mlm)")
     if args.resume_mlm and not args.from_mlm:
         p.error("--resume-mlm needs --from-mlm DIR")
+    try:
+        args.device = runtime.choose_device(args.device)
+    except (RuntimeError, ValueError) as err:  # torch says RuntimeError for an unknown device string
+        p.error(f"--device {args.device}: {err}")
     return args
 
 
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir: Path = args.out
     eval_dir: Path = args.eval_dir or out_dir.with_name(out_dir.name + "_eval")
     seed_everything(args.seed)
-    device = runtime.choose_device(args.device)
+    device: torch.device = args.device
     precision = runtime.choose_precision(args.precision, device)
     tuner = runtime.ThreadTuner(args.threads)
     log.info("device %s, precision %s, threads %s (candidates %s), OMP_WAIT_POLICY=%s",
