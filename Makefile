@@ -1,4 +1,5 @@
 # Front door. `make deploy` runs the service on its default models; `make test` runs the tests.
+# Every setting of the service is a SENTIMENT_* environment variable (README "Settings").
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -7,73 +8,63 @@ export HF_HUB_OFFLINE ?= 1
 NSMC_DIR ?= $(abspath $(wildcard ../shared/nsmc))
 export NSMC_DIR
 
-FAST_MODEL := models/nsmc_fast/model.joblib
-BERT_MODEL := models/nsmc_bert/config.json
-FAST_MAR   := archives/nsmc_fast.mar
-BERT_MAR   := archives/nsmc_bert.mar
+.PHONY: help setup train train-fast train-bert train-bert-gpu migrate-store archive archive-accurate deploy stop \
+        status test lint-imports bench soak clean
 
-.PHONY: help setup train train-fast train-bert train-bert-gpu archive archive-bert deploy stop status test bench soak clean
+help: ## list every target
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "make %-18s %s\n", $$1, $$2}'
 
-help:
-	@echo "make deploy      set up, train/archive what is missing, start TorchServe + gateway (:5000)"
-	@echo "make test        run the unit and end-to-end tests"
-	@echo "make stop        stop the service"
-	@echo "make train-fast  retrain the fast model on NSMC    make train-bert  train the compact BERT (CPU recipe)"
-	@echo "make train-bert-gpu  the shipped BERT's recipe on a CUDA GPU   (BERT_ARGS=... adds train.bert options)"
-	@echo "make archive     build archives/*.mar              make archive-bert MODEL=<dir or hub id>"
-	@echo "make bench       gateway vs TorchServe vs seed-style app, side by side (~9 min; BENCH_ARGS=--quick)"
-	@echo "make soak        5 minutes of steady traffic on both paths: errors, latency, memory drift"
-
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed ## venv with the pinned dependencies
 $(VENV)/.installed: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	@deploy/step "install: venv and pinned dependencies (~3 min the first time)" \
+	  sh -c 'test -x $(PY) || $(PYTHON) -m venv $(VENV); $(PY) -m pip install --quiet --upgrade pip && \
+	         $(PY) -m pip install --quiet --progress-bar on -r requirements.txt'
 	touch $@
 
-$(FAST_MODEL): | setup
+train-fast: setup ## retrain the fast model on NSMC (~4 min on 2 cores)
 	$(PY) -m train.fast
-train-fast: setup
-	$(PY) -m train.fast
-train: train-fast
+train: train-fast ## = train-fast
 # The shipped BERT's recipe, in steps rather than minutes so that any machine reproduces it:
 # ~8 min on an H100 (it needs a CUDA build of torch in the venv), ~8 h on 2 CPU cores.
 BERT_GPU_RECIPE := --mlm-batch-size 512 --mlm-lr 1.2e-3 --mlm-epochs 52.56 --mlm-max-minutes 0 \
                    --epochs 2.83 --ft-max-minutes 0
-train-bert: setup
+train-bert: setup ## train the compact BERT, CPU recipe (BERT_ARGS=... adds train.bert options)
 	$(PY) -m train.bert $(BERT_ARGS)
-train-bert-gpu: setup
+train-bert-gpu: setup ## the shipped BERT's recipe on a CUDA GPU
 	$(PY) -m train.bert --device cuda $(BERT_GPU_RECIPE) $(BERT_ARGS)
 
-$(FAST_MAR): $(FAST_MODEL) $(wildcard handlers/*.py) model_config/nsmc_fast.yaml
-	$(PY) -m train.archive fast --force
-# The accurate archive blends BERT with the fast model (models/nsmc_bert/blend.json), so it needs both.
-$(BERT_MAR): $(BERT_MODEL) $(FAST_MODEL) $(wildcard handlers/*.py) model_config/nsmc_bert.yaml | setup
-	$(PY) -m train.archive bert --force
-archive: $(FAST_MAR) $(if $(wildcard $(BERT_MODEL)),$(BERT_MAR))
-# MODEL may be a local directory or a hub id (downloads, so it needs the network).
-archive-bert: setup
-	$(if $(MODEL),HF_HUB_OFFLINE=0) $(PY) -m train.archive bert $(if $(MODEL),--model-dir "$(MODEL)") --force
+migrate-store: setup ## bring an archives/ of the earlier layout (nsmc_fast, nsmc_bert) to this one
+	$(PY) -m deploy migrate
 
-deploy: archive
-	$(PY) -m deploy up
+# Which archives are stale is decided in Python (train/archive.py), where the paths are defined.
+archive: migrate-store ## train the fast model if it is missing; build archives that are missing or stale
+	@deploy/step "train: the fast model on NSMC, if missing (~4 min on 2 cores)" $(PY) -m train.fast --if-missing
+	@deploy/step "archive: what is missing or stale (the accurate one exports ONNX int8, ~1 min)" \
+	  $(PY) -m train.archive all --if-stale
+archive-accurate: setup ## archive another BERT-family classifier directory: MODEL=<dir>
+	$(PY) -m train.archive accurate $(if $(MODEL),--model-dir "$(MODEL)") --force
 
-stop:
+deploy: archive ## set up, train/archive what is missing, start TorchServe + gateway (:5000)
+	@deploy/step "start: TorchServe and the gateway" $(PY) -m deploy up
+
+stop: ## stop the service
 	-$(PY) -m deploy down
 
-status:
+status: ## the running service's health
 	$(PY) -m deploy status
 
-test: setup
+lint-imports: setup ## check the layers (handlers <- core <- train|gateway|deploy <- bench)
+	$(VENV)/bin/lint-imports
+
+test: setup lint-imports ## the import contract, unit and end-to-end tests
 	$(PY) -m pytest
 
 # Starts its own servers on free loopback ports (never the deploy's), stops them when done.
-bench: archive
+bench: archive ## gateway vs TorchServe vs seed-style app, side by side (~9 min; BENCH_ARGS=--quick)
 	$(PY) -m bench.side_by_side $(BENCH_ARGS)
 
-# Steady traffic on both paths for 5 minutes; errors, latency and RSS drift (bench/soak.py).
-soak: archive
+soak: archive ## 5 minutes of steady traffic on both paths: errors, latency, memory drift
 	$(PY) -m bench.soak $(SOAK_ARGS)
 
-clean: stop
+clean: stop ## stop, and remove run/ and logs/
 	rm -rf run logs

@@ -3,7 +3,7 @@ throughput and full-test accuracy.
 
     python -m bench.bert_speed [--model-dir models/nsmc_bert] [--latency-reviews 300] [--skip-accuracy]
 
-Every variant runs inside the real handler (BertSentimentHandler.bert_positive, BERT alone,
+Every variant runs inside the real handler (AccurateHandler.bert_positive, BERT alone,
 without the blend), configured the way the archive's model config would, so the figures are what
 TorchServe's worker sees.
 """
@@ -21,10 +21,12 @@ import onnxruntime
 import psutil
 import torch
 
-from handlers.bert_handler import ONNX_FILE, BertSentimentHandler
+from core.handler_context import torchserve_context
+from core.models import ACCURATE, MODELS
+from core.settings import get_settings
+from handlers.accurate_handler import AccurateHandler
+from handlers.artifacts import ONNX_FILE
 from handlers.text import clean_text
-from tests.helpers import torchserve_context
-from train import settings
 from train.data import load_split
 from train.export_onnx import export_onnx
 
@@ -32,8 +34,8 @@ from train.export_onnx import export_onnx
 VARIANTS = {"eager_fp32": {}, "torch_dynamic_int8": {"quantize": "int8"}, "onnxruntime_int8": {"runtime": "onnx"}}
 
 
-def load(model_dir: Path, handler_config: dict) -> BertSentimentHandler:
-    handler = BertSentimentHandler()
+def load(model_dir: Path, handler_config: dict) -> AccurateHandler:
+    handler = AccurateHandler()
     context = torchserve_context(model_dir)
     context.model_yaml_config = {"handler": handler_config}
     handler.initialize(context)
@@ -64,7 +66,7 @@ def measure(handler, texts, labels, latency_reviews: int, skip_accuracy: bool) -
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model-dir", default=str(settings.MODELS_DIR / settings.ACCURATE_MODEL_NAME))
+    parser.add_argument("--model-dir", default=str(get_settings().models_dir / MODELS[ACCURATE].source_dir))
     parser.add_argument("--latency-reviews", type=int, default=300)
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--data-dir")

@@ -1,7 +1,7 @@
 """In-handler throughput and latency: the handler driven as TorchServe's worker drives it.
 
-    python -m bench.handler_throughput fast [--model-dir models/nsmc_fast] [--reviews 5000]
-    python -m bench.handler_throughput bert [--model-dir models/nsmc_bert]
+    python -m bench.handler_throughput fast [--model-dir models/fast] [--reviews 5000]
+    python -m bench.handler_throughput accurate [--model-dir models/nsmc_bert]
 """
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ import numpy as np
 import psutil
 import torch
 
-from handlers.bert_handler import BertSentimentHandler
-from handlers.nb_handler import FastSentimentHandler
-from tests.helpers import torchserve_context
-from train import settings
+from core.handler_context import torchserve_context
+from core.models import ACCURATE, FAST, MODELS
+from core.settings import get_settings
+from handlers.accurate_handler import AccurateHandler
+from handlers.artifacts import FAST_MODEL_FILE
+from handlers.fast_handler import FastHandler
 from train.data import load_split
 
-HANDLERS = {"fast": (FastSentimentHandler, settings.FAST_MODEL_NAME, "model.joblib"),
-            "bert": (BertSentimentHandler, settings.ACCURATE_MODEL_NAME, None)}
+HANDLERS = {FAST: (FastHandler, FAST_MODEL_FILE), ACCURATE: (AccurateHandler, None)}
 
 
 def measure(handler, texts, batch_size: int, texts_per_request: int) -> dict:
@@ -44,13 +45,13 @@ def measure(handler, texts, batch_size: int, texts_per_request: int) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=sorted(HANDLERS))
+    parser.add_argument("model", choices=sorted(HANDLERS))
     parser.add_argument("--model-dir")
     parser.add_argument("--reviews", type=int, default=5000, help="NSMC test reviews to score")
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
-    handler_class, name, serialized = HANDLERS[args.kind]
-    model_dir = args.model_dir or str(settings.MODELS_DIR / name)
+    handler_class, serialized = HANDLERS[args.model]
+    model_dir = args.model_dir or str(get_settings().models_dir / MODELS[args.model].source_dir)
     handler = handler_class()
     handler.initialize(torchserve_context(model_dir, serialized_file=serialized))
     texts = [t or "." for t in load_split("test", args.data_dir).texts[:args.reviews]]
@@ -58,7 +59,7 @@ def main(argv=None):
     rows = [measure(handler, texts[:max(200, args.reviews // 10)], 1, 1),
             measure(handler, texts, 16, 1),
             measure(handler, texts, 1, 32)]
-    info = {"kind": args.kind, "model_dir": model_dir, "cpu_cores": psutil.cpu_count(),
+    info = {"model": args.model, "model_dir": model_dir, "cpu_cores": psutil.cpu_count(),
             "torch_threads": torch.get_num_threads(), "rss_mb": round(psutil.Process().memory_info().rss / 1e6)}
     print(json.dumps({**info, "results": rows}, indent=2))
 

@@ -10,11 +10,11 @@ from importlib import metadata
 import psutil
 
 from bench.servers import ACCURATE, FAST, UNBATCHED
-from train import settings as project
+from core.settings import get_settings
+from deploy.stack import GUNICORN_CONFIG
 
 PACKAGES = ("torch", "torchserve", "Flask", "Werkzeug", "gunicorn", "requests", "aiohttp", "kiwipiepy",
             "transformers", "scikit-learn")
-GUNICORN_CONF = project.PROJECT_ROOT / "gateway" / "gunicorn_conf.py"
 # TorchServe 0.12's defaults for keys config.properties leaves out (0 threads = one per core).
 TORCHSERVE_DEFAULTS = {"number_of_netty_threads": "0", "netty_client_threads": "0", "job_queue_size": "100",
                        "default_workers_per_model": "0"}
@@ -29,15 +29,18 @@ def machine() -> dict:
             "versions": {p: metadata.version(p) for p in PACKAGES}}
 
 
-def gunicorn_settings(gateway_env: dict) -> dict:
+def gunicorn_settings(stack) -> dict:
+    """What gunicorn_conf.py gives under the stack's settings."""
     saved = dict(os.environ)
-    os.environ.update(gateway_env)
+    os.environ.update(stack.settings.as_env())
+    get_settings.cache_clear()
     try:
-        conf = runpy.run_path(str(GUNICORN_CONF))
+        conf = runpy.run_path(str(GUNICORN_CONFIG))
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return {k: conf.get(k) for k in ("workers", "worker_class", "threads", "keepalive")}
+        get_settings.cache_clear()
+    return {k: conf.get(k) for k in ("workers", "worker_class", "threads", "worker_connections", "keepalive")}
 
 
 def settings(stack, ts, unbatched: dict | None) -> dict:
@@ -53,7 +56,7 @@ def settings(stack, ts, unbatched: dict | None) -> dict:
             models[model] = {k: description.get(k) for k in ("minWorkers", "maxWorkers", "batchSize", "maxBatchDelay")}
             models[model]["workers"] = len(description.get("workers", []))
     return {
-        "gunicorn": gunicorn_settings(stack.gateway_env),
+        "gunicorn": gunicorn_settings(stack),
         "gateway_pool": {"pool_connections": adapter._pool_connections, "pool_maxsize": adapter._pool_maxsize,
                          "keep_alive": "requests.Session, HTTP/1.1 persistent connections"},
         "torchserve": {k: properties[k] for k in TORCHSERVE_DEFAULTS},

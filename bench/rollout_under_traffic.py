@@ -11,7 +11,7 @@ import time
 
 import requests
 
-from gateway.settings import GatewaySettings
+from core.settings import get_settings
 
 
 def main(argv=None):
@@ -19,7 +19,7 @@ def main(argv=None):
     parser.add_argument("--gateway", default="http://127.0.0.1:5000")
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between /predict calls")
     args = parser.parse_args(argv)
-    settings = GatewaySettings()
+    settings = get_settings()
     token = settings.admin_token or settings.admin_token_file.read_text().strip()
     stop, sent, failed = threading.Event(), [0], []
 

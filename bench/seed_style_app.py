@@ -1,7 +1,7 @@
 """The seed's design, as a baseline: one Flask process, both models in memory, Flask's own server.
 
-    python -m bench.seed_style_app [--port 5050] [--fast-mar archives/nsmc_fast.mar]
-                                   [--bert-mar archives/nsmc_bert.mar]
+    python -m bench.seed_style_app [--port 5050] [--fast-mar archives/fast.mar]
+                                   [--accurate-mar archives/accurate.mar]
 
 It unpacks the same .mar archives TorchServe serves and scores with the project's handler
 classes (same cleaning, blend and int8 settings, read from each archive's model-config YAML), so
@@ -21,10 +21,12 @@ import yaml
 from flask import Flask, jsonify, request
 
 from handlers.base import SentimentHandler
-from handlers.bert_handler import BertSentimentHandler
-from handlers.nb_handler import FastSentimentHandler
-from tests.helpers import torchserve_context
-from train import settings
+from core.handler_context import torchserve_context
+from core.models import ACCURATE, FAST
+from core.settings import get_settings
+from core.store import ModelStore
+from handlers.accurate_handler import AccurateHandler
+from handlers.fast_handler import FastHandler
 
 
 def load_archive(handler: SentimentHandler, mar: Path, into: Path) -> SentimentHandler:
@@ -67,13 +69,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5050)
-    parser.add_argument("--fast-mar", type=Path, default=settings.MODEL_STORE / f"{settings.FAST_MODEL_NAME}.mar")
-    parser.add_argument("--bert-mar", type=Path, default=settings.MODEL_STORE / f"{settings.ACCURATE_MODEL_NAME}.mar")
+    store = ModelStore(get_settings().model_store)
+    parser.add_argument("--fast-mar", type=Path, default=store.archive_path(FAST))
+    parser.add_argument("--accurate-mar", type=Path, default=store.archive_path(ACCURATE))
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory(prefix="seed_style_") as tmp:
-        fast = load_archive(FastSentimentHandler(), args.fast_mar, Path(tmp) / "fast")
-        accurate = load_archive(BertSentimentHandler(), args.bert_mar, Path(tmp) / "bert")
+        fast = load_archive(FastHandler(), args.fast_mar, Path(tmp) / FAST)
+        accurate = load_archive(AccurateHandler(), args.accurate_mar, Path(tmp) / ACCURATE)
         create_app(fast, accurate).run(host=args.host, port=args.port, threaded=True)
 
 

@@ -1,7 +1,7 @@
 """Full-test accuracy of what the accurate path serves: the handler loaded from the built `.mar`
 with the archive's own model config (ONNX int8 BERT blended with the fast model), and of each part.
 
-    python -m bench.served_accuracy [--archive archives/nsmc_bert.mar] [--data-dir DIR]
+    python -m bench.served_accuracy [--archive archives/accurate.mar] [--data-dir DIR]
 """
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ import numpy as np
 import yaml
 
 from bench.bert_speed import load
-from handlers.bert_handler import BertSentimentHandler
+from core.models import ACCURATE
+from core.settings import get_settings
+from core.store import ModelStore
+from handlers.accurate_handler import AccurateHandler
 from handlers.text import clean_text
-from train import settings
 from train.data import load_split
 
 
-def load_from_archive(archive: Path, workdir: Path) -> BertSentimentHandler:
+def load_from_archive(archive: Path, workdir: Path) -> AccurateHandler:
     with zipfile.ZipFile(archive) as mar:
         mar.extractall(workdir)
     configs = list(workdir.glob("*.yaml"))
@@ -33,7 +35,7 @@ def load_from_archive(archive: Path, workdir: Path) -> BertSentimentHandler:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archive", type=Path,
-                        default=settings.MODEL_STORE / f"{settings.ACCURATE_MODEL_NAME}.mar")
+                        default=ModelStore(get_settings().model_store).archive_path(ACCURATE))
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
     if not args.archive.is_file():

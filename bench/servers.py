@@ -13,16 +13,17 @@ import psutil
 import requests
 
 from deploy import processes
+from core.models import ACCURATE, FAST
+from core.settings import PROJECT_ROOT, get_settings
+from core.torchserve import TorchServeClient
 from deploy.stack import Stack, free_port
-from gateway.torchserve import TorchServeClient
-from train import settings
-
-FAST, ACCURATE = settings.FAST_MODEL_NAME, settings.ACCURATE_MODEL_NAME
 UNBATCHED = f"{ACCURATE}_unbatched"
 
 
-def bench_stack(run_dir: Path, gateway_env: dict) -> Stack:
-    return Stack.on_free_ports(run_dir, models=[f"{FAST}.mar", f"{ACCURATE}.mar"], **gateway_env)
+def bench_stack(run_dir: Path, overrides: dict) -> Stack:
+    """Both models from the project's model store; `overrides` are Settings fields."""
+    overrides = {"served_models": [FAST, ACCURATE], **overrides}
+    return Stack.on_free_ports(run_dir, get_settings().model_store, overrides.pop("served_models"), **overrides)
 
 
 @dataclass
@@ -42,8 +43,8 @@ class Baseline:
 
     def start(self, timeout: float = 300) -> None:
         processes.spawn([sys.executable, "-m", "bench.seed_style_app", "--port", str(self.port)],
-                        self.run_dir / "seed_style.log", self.pid_file, settings.PROJECT_ROOT,
-                        env={"PYTHONPATH": str(settings.PROJECT_ROOT)})
+                        self.run_dir / "seed_style.log", self.pid_file, PROJECT_ROOT,
+                        env={"PYTHONPATH": str(PROJECT_ROOT)})
 
         def up():
             try:
@@ -57,17 +58,17 @@ class Baseline:
 
 
 def client(stack: Stack) -> TorchServeClient:
-    return TorchServeClient(stack.inference_url, stack.management_url, stack.key_file, timeout=60)
+    return TorchServeClient.from_settings(stack.settings, timeout=60)
 
 
-def register_unbatched(ts: TorchServeClient) -> dict:
+def register_unbatched(ts: TorchServeClient, stack: Stack) -> dict:
     """The accurate archive again, as its own model with batch size 1; returns its description.
 
     TorchServe 0.12 lets explicit register parameters override the archive's model-config YAML
     (batchSize 16 there); the description returned is what the caller should check.
     """
     response = ts.request("POST", "management", "/models", timeout=600, params={
-        "url": f"{ACCURATE}.mar", "model_name": UNBATCHED, "batch_size": 1, "max_batch_delay": 0,
+        "url": stack.store.serving(ACCURATE).file, "model_name": UNBATCHED, "batch_size": 1, "max_batch_delay": 0,
         "initial_workers": 1, "synchronous": "true"})
     if response.status_code >= 400:
         raise RuntimeError(f"registering {UNBATCHED}: HTTP {response.status_code} {response.text[:300]}")

@@ -25,13 +25,13 @@ from bench.loadgen import Load, Measured, drive
 from bench.rss import PeakRss
 from bench.servers import (ACCURATE, FAST, UNBATCHED, Baseline, bench_stack, client, pooled_connections, process_roles,
                            register_unbatched, scale)
+from core.models import MODELS
+from core.settings import PROJECT_ROOT
 from handlers.text import clean_text
-from train import settings
 from train.data import load_split
 
 TARGETS = ("gateway", "torchserve", "seed-style")
-MODELS = {"fast": FAST, "accurate": ACCURATE}
-RESULTS_DIR = settings.PROJECT_ROOT / "bench" / "results"
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 
 
 def review_pool(n: int, data_dir=None) -> list[str]:
@@ -107,13 +107,12 @@ def parse_args(argv=None):
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
     parser.add_argument("--batching-concurrency", type=int, default=16)
     parser.add_argument("--batching-rounds", type=int, default=2, help="alternating rounds per model; 0 skips")
-    parser.add_argument("--gateway-workers", type=int, help="override gunicorn workers (GATEWAY_WORKERS)")
-    parser.add_argument("--gateway-threads", type=int, help="override gunicorn threads (GATEWAY_THREADS)")
+    parser.add_argument("--gateway-workers", type=int, help="override gunicorn workers (SENTIMENT_GATEWAY_WORKERS)")
     parser.add_argument("--workers", nargs="+", type=_workers, default=[], metavar="MODEL=N",
                         help="scale TorchServe workers after start, e.g. fast=2 (trials; the shipped count is in model_config/)")
     parser.add_argument("--torch-threads", type=int, default=0,
                         help="set OMP_NUM_THREADS for every server (trials); 0 keeps the shipped settings "
-                             "(model_config/nsmc_bert.yaml: threads 1)")
+                             "(model_config/accurate.yaml: threads 1)")
     parser.add_argument("--reviews", type=int, default=4096, help="distinct NSMC test reviews to send")
     parser.add_argument("--data-dir")
     parser.add_argument("--out", type=Path, help="results JSON (default bench/results/side_by_side-<time>.json)")
@@ -138,12 +137,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # stop what we started on `kill` too, not only Ctrl-C
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    run_dir = settings.PROJECT_ROOT / "run" / "bench" / stamp
-    gateway_env = {k: str(v) for k, v in (("GATEWAY_WORKERS", args.gateway_workers),
-                                         ("GATEWAY_THREADS", args.gateway_threads)) if v}
+    run_dir = PROJECT_ROOT / "run" / "bench" / stamp
+    overrides = {"gateway_workers": args.gateway_workers} if args.gateway_workers else {}
     if args.torch_threads:
         os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # inherited by every server we start
-    stack, baseline = bench_stack(run_dir, gateway_env), Baseline(run_dir)
+    stack, baseline = bench_stack(run_dir, overrides), Baseline(run_dir)
     reviews = review_pool(args.reviews, args.data_dir)
     started = time.time()
     result = {"started": stamp, "command": " ".join(sys.argv), "args": {k: str(v) for k, v in vars(args).items()},
@@ -151,11 +149,11 @@ def main(argv=None) -> int:
     try:
         print(f"starting TorchServe, gateway and seed-style baseline under {run_dir} ...", flush=True)
         baseline.start()
-        stack.start(timeout=600, accurate=True)
+        stack.start(timeout=600)
         ts = client(stack)
-        unbatched = register_unbatched(ts) if args.batching_rounds else None
+        unbatched = register_unbatched(ts, stack) if args.batching_rounds else None
         for kind, n in args.workers:
-            scale(ts, MODELS[kind], n)
+            scale(ts, kind, n)
         urls = {"gateway": stack.gateway_url, "torchserve": stack.inference_url, "seed-style": baseline.url}
         key = ts.keys.get("inference")
         result["settings"] = report.settings(stack, ts, unbatched)

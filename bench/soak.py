@@ -22,7 +22,7 @@ from bench.loadgen import Load, Measured, drive
 from bench.servers import Baseline, bench_stack, client, process_roles
 from bench.side_by_side import RESULTS_DIR, review_pool
 from deploy.stack import Stack
-from train import settings
+from core.settings import PROJECT_ROOT
 
 PATHS = {"fast": True, "accurate": False}
 RSS_GROWTH_GOAL = 0.10
@@ -117,11 +117,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     reviews = review_pool(args.reviews)
-    run_dir = settings.PROJECT_ROOT / "run" / "soak" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    run_dir = PROJECT_ROOT / "run" / "soak" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     stack = bench_stack(run_dir, {})
     try:
         print(f"starting gateway + TorchServe in {run_dir} ...", flush=True)
-        stack.start(600, accurate=True)
+        stack.start(600)
         report = soak(stack, reviews, args.seconds, args.concurrency, args.warmup, args.window)
     finally:
         stack.stop()

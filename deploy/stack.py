@@ -1,6 +1,11 @@
-"""The running service: TorchServe plus the gateway, configured from config.properties."""
+"""The running service: TorchServe plus the gateway, from one Settings object.
+
+TorchServe's static configuration is config.properties; the stack writes a copy with this
+stack's addresses, model store and start-up models (from the registry) into its run dir.
+"""
 from __future__ import annotations
 
+import re
 import socket
 import sys
 from dataclasses import dataclass, field
@@ -8,10 +13,14 @@ from pathlib import Path
 
 import requests
 
+from core.models import MODELS, ModelName
+from core.settings import PROJECT_ROOT, Settings
+from core.store import ModelStore
+from core.torchserve import TorchServeClient
 from deploy import processes
-from train import settings
 
-CONFIG_TEMPLATE = settings.PROJECT_ROOT / "config.properties"
+CONFIG_TEMPLATE = PROJECT_ROOT / "config.properties"
+GUNICORN_CONFIG = PROJECT_ROOT / "gateway" / "gunicorn_conf.py"
 BIN = Path(sys.executable).parent
 
 
@@ -21,57 +30,88 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _properties_escape(value: str) -> str:
+    """A Java .properties file reads a backslash as an escape: double it to keep it."""
+    return value.replace("\\", "\\\\")
+
+
 @dataclass
 class Stack:
-    run_dir: Path = settings.PROJECT_ROOT / "run"
-    model_store: Path = settings.MODEL_STORE
-    inference_port: int = 8080
-    management_port: int = 8081
-    metrics_port: int = 8082
-    grpc_inference_port: int = 7070
-    grpc_management_port: int = 7071
-    gateway_bind: str = "127.0.0.1:5000"
-    models: list[str] = field(default_factory=list)  # .mar files in the store to load at start
-    gateway_env: dict = field(default_factory=dict)  # extra SENTIMENT_* settings
+    settings: Settings = field(default_factory=Settings)
 
     @classmethod
-    def on_free_ports(cls, run_dir: Path, model_store: Path = settings.MODEL_STORE, models: list[str] = (),
-                      **gateway_env) -> "Stack":
+    def on_free_ports(cls, run_dir: Path, model_store: Path, models=tuple(MODELS), **overrides) -> "Stack":
         """A stack beside any other (tests, benchmarks): free loopback ports, its own run dir and state."""
-        return cls(run_dir=run_dir, model_store=model_store, inference_port=free_port(),
-                   management_port=free_port(), metrics_port=free_port(), grpc_inference_port=free_port(),
-                   grpc_management_port=free_port(), gateway_bind=f"127.0.0.1:{free_port()}",
-                   models=list(models), gateway_env=gateway_env)
+        settings = Settings(run_dir=run_dir, model_store=model_store, inference_port=free_port(),
+                            management_port=free_port(), metrics_port=free_port(),
+                            grpc_inference_port=free_port(), grpc_management_port=free_port(),
+                            gateway_bind=f"127.0.0.1:{free_port()}", served_models=list(models), **overrides)
+        return cls(settings)
+
+    @property
+    def models(self) -> list[ModelName]:
+        """The models this stack serves (the served_models setting)."""
+        return self.settings.served_models
+
+    @property
+    def run_dir(self) -> Path:
+        return self.settings.run_dir
+
+    @property
+    def model_store(self) -> Path:
+        return self.settings.model_store
+
+    @property
+    def store(self) -> ModelStore:
+        return ModelStore(self.settings.model_store)
 
     @property
     def gateway_url(self) -> str:
-        return f"http://{self.gateway_bind}"
+        return self.settings.gateway_url
 
     @property
     def inference_url(self) -> str:
-        return f"http://127.0.0.1:{self.inference_port}"
+        return self.settings.inference_url
 
     @property
     def management_url(self) -> str:
-        return f"http://127.0.0.1:{self.management_port}"
+        return self.settings.management_url
+
+    @property
+    def inference_port(self) -> int:
+        return self.settings.inference_port
 
     @property
     def key_file(self) -> Path:
-        return self.run_dir / "key_file.json"
+        return self.settings.key_file
 
     def _pid(self, name: str) -> Path:
         return self.run_dir / f"{name}.pid"
 
+    def startup_models(self) -> list[str]:
+        """name=archive for each model's serving version in the registry, where its archive exists."""
+        store, loads = self.store, []
+        for model in self.models:
+            version = store.serving(model)
+            if version and (self.model_store / version.file).is_file():
+                loads.append(f"{model}={version.file}")
+        return loads
+
     def torchserve_properties(self) -> str:
-        """config.properties with this stack's ports, absolute model store and start-up models."""
+        """config.properties with this stack's addresses, absolute model store and start-up models."""
+        s, store = self.settings, self.model_store.resolve()
         overrides = {
-            "inference_address": self.inference_url,
-            "management_address": self.management_url,
-            "metrics_address": f"http://127.0.0.1:{self.metrics_port}",
-            "grpc_inference_port": self.grpc_inference_port,
-            "grpc_management_port": self.grpc_management_port,
-            "model_store": str(self.model_store.resolve()),
-            "load_models": ",".join(self.models),
+            "inference_address": s.inference_url,
+            "management_address": s.management_url,
+            "metrics_address": s.metrics_url,
+            "grpc_inference_address": s.torchserve_host,
+            "grpc_management_address": s.torchserve_host,
+            "grpc_inference_port": s.grpc_inference_port,
+            "grpc_management_port": s.grpc_management_port,
+            "model_store": str(store),
+            "load_models": ",".join(self.startup_models()),
+            # registration may name archives in this store only, never a remote URL
+            "allowed_urls": _properties_escape(f"^file://{re.escape(str(store))}/[A-Za-z0-9_.-]+\\.mar$"),
         }
         lines = []
         for line in CONFIG_TEMPLATE.read_text().splitlines():
@@ -97,22 +137,9 @@ class Stack:
 
     def start_gateway(self):
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        env = {
-            "GATEWAY_BIND": self.gateway_bind,
-            "SENTIMENT_INFERENCE_URL": self.inference_url,
-            "SENTIMENT_MANAGEMENT_URL": self.management_url,
-            "SENTIMENT_KEY_FILE": str(self.key_file),
-            # the stack's own state, so test and benchmark stacks never touch the deployed one's
-            "SENTIMENT_JOB_DIR": str(self.run_dir / "jobs"),
-            "SENTIMENT_ADMIN_TOKEN_FILE": str(self.run_dir / "admin_token"),
-            "SENTIMENT_MODEL_STORE": str(self.model_store.resolve()),
-            "PYTHONPATH": str(settings.PROJECT_ROOT),
-            **self.gateway_env,
-        }
-        command = [str(BIN / "gunicorn"), "-c", str(settings.PROJECT_ROOT / "gateway" / "gunicorn_conf.py"),
-                   "gateway.app:create_app()"]
-        return processes.spawn(command, self.run_dir / "gateway.log", self._pid("gateway"),
-                               settings.PROJECT_ROOT, env=env)
+        env = {**self.settings.as_env(), "PYTHONPATH": str(PROJECT_ROOT)}
+        command = [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "gateway.app:create_app()"]
+        return processes.spawn(command, self.run_dir / "gateway.log", self._pid("gateway"), PROJECT_ROOT, env=env)
 
     def health(self) -> dict | None:
         try:
@@ -120,12 +147,12 @@ class Stack:
         except (requests.RequestException, ValueError):
             return None
 
-    def wait_ready(self, timeout: float = 180, accurate: bool = False) -> dict:
-        """Until /health says the fast model (and the accurate one, if asked) can answer."""
+    def wait_ready(self, timeout: float = 180) -> dict:
+        """Until /health says every model this stack loads can answer."""
         def ready():
             body = self.health() or {}
             models = body.get("models", {})
-            return models.get("fast", {}).get("ready") and (not accurate or models.get("accurate", {}).get("ready"))
+            return all(models.get(model, {}).get("ready") for model in self.models)
 
         def alive():
             return all(processes.running_pid(self._pid(n)) for n in ("torchserve", "gateway"))
@@ -142,12 +169,12 @@ class Stack:
                 return False
         processes.wait_for(up, timeout, "TorchServe", lambda: processes.running_pid(self._pid("torchserve")) is not None)
 
-    def start(self, timeout: float = 180, accurate: bool = False) -> dict:
+    def start(self, timeout: float = 180) -> dict:
         """TorchServe, then the gateway; returns /health once the models can answer."""
         self.start_torchserve()
         self.wait_torchserve(timeout)
         self.start_gateway()
-        return self.wait_ready(timeout, accurate)
+        return self.wait_ready(timeout)
 
     def stop_torchserve(self) -> bool:
         return processes.stop(self._pid("torchserve"))
@@ -158,3 +185,6 @@ class Stack:
     def stop(self) -> None:
         self.stop_gateway()
         self.stop_torchserve()
+
+    def client(self, timeout: float | None = None) -> TorchServeClient:
+        return TorchServeClient.from_settings(self.settings, timeout)

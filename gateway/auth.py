@@ -1,57 +1,29 @@
 """Bearer-token guard for the endpoints that change what is served (/train, rollback).
 
-The token comes from SENTIMENT_ADMIN_TOKEN, else from the admin token file, which is created
-with 0600 permissions on first start.
+The token is the admin_token setting, else the admin token file's (gateway/admin_token.py).
 """
 from __future__ import annotations
 
 import functools
 import hmac
-import os
-import secrets
-from pathlib import Path
 
-from flask import current_app, request
+from flask import request
 
-from gateway.errors import ApiError
-
-
-def load_or_create_token(path: Path) -> str:
-    """The token in `path`, creating it on first start.
-
-    Several gunicorn workers start at once, so the file must never be seen half-written: the
-    token is written to a private temporary file and then hard-linked into place, which fails
-    for every worker but the first; all of them then read the same complete token."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32) + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another worker won the race; use its token
-        finally:
-            tmp.unlink()
-    token = path.read_text().strip()
-    if not token:
-        raise RuntimeError(f"admin token file {path} is empty: delete it (a new one is made) "
-                           "or set SENTIMENT_ADMIN_TOKEN")
-    return token
+from core.errors import Unauthorized
+from gateway.services import get_admin_token
 
 
 def require_admin(view):
     @functools.wraps(view)
     def guarded(*args, **kwargs):
-        expected = current_app.config["ADMIN_TOKEN"]
+        expected = get_admin_token()
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         given = given.strip()
         # An empty token never matches, even if the configured one were empty.
         valid = bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
         if scheme.lower() != "bearer" or not valid:
-            raise ApiError(401, "unauthorized", "this endpoint needs 'Authorization: Bearer <admin token>'")
+            raise Unauthorized(message="this endpoint needs 'Authorization: Bearer <admin token>'")
         return view(*args, **kwargs)
 
     return guarded

@@ -1,25 +1,67 @@
-"""The one error shape every gateway response uses: {"error": {"code", "message", "field"}}."""
+"""Errors to HTTP, in one place: each kind of core.errors.ServiceError has one status, and every
+answer has the shape {"error": {"code", "message", "field", ...extra}}; never a stack trace."""
 from __future__ import annotations
 
-import re
+import logging
 
-from flask import jsonify
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
 
-# An absolute path of two or more components; only its last component is kept.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.@+-]+/)+([\w.@+-]+)")
+from core import errors
+from core.jobs import redact_paths
+from gateway.metrics import BACKEND_ERRORS
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.ServiceError], int] = {
+    errors.InvalidRequest: 400,
+    errors.Unauthorized: 401,
+    errors.NotFound: 404,
+    errors.RequestTimeout: 408,
+    errors.Conflict: 409,
+    errors.TooMany: 413,
+    errors.ModelNotDeployed: 503,
+    errors.BackendUnavailable: 503,
+    errors.BackendTimeout: 504,
+    errors.BackendError: 502,
+}
 
 
-def redact_paths(text: str) -> str:
-    """Server-side file paths say nothing useful to a client and too much to an attacker."""
-    return _ABSOLUTE_PATH.sub(r"\1", text)
+def status_of(exc: errors.ServiceError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 500
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None, **extra):
-        super().__init__(message)
-        self.status, self.code, self.message, self.field, self.extra = status, code, message, field, extra
+def error_response(status: int, code: str, message: str, field: str | None = None, headers=None, **extra):
+    body = {"error": {"code": code, "message": redact_paths(message), "field": field, **extra}}
+    return jsonify(body), status, headers or {}
 
-    def response(self, headers: dict | None = None):
-        body = {"error": {"code": self.code, "message": redact_paths(self.message), "field": self.field,
-                          **self.extra}}
-        return jsonify(body), self.status, headers or {}
+
+def _service_error(exc: errors.ServiceError):
+    message = str(exc)
+    if isinstance(exc, errors.BackendError):
+        BACKEND_ERRORS.labels(exc.kind).inc()
+    if isinstance(exc, errors.ModelNotDeployed):
+        message += "; deploy it (see README) or use the other model"
+    headers = {"Connection": "close"} if isinstance(exc, errors.RequestTimeout) else None
+    return error_response(status_of(exc), exc.code, message, exc.field, headers=headers, **exc.extra)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(errors.ServiceError, _service_error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = {413: "body_too_large"}.get(exc.code, (exc.name or "error").lower().replace(" ", "_"))
+        message = exc.description if exc.code != 413 else (
+            f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes")
+        # keep what HTTP requires of the status (Allow on 405), not the HTML body's content type
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return error_response(exc.code or 500, code, message, headers=headers)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error; see the gateway log")

@@ -1,7 +1,12 @@
-"""GET /health: the gateway, TorchServe and each model's readiness, in one answer."""
-from flask import Blueprint, current_app, jsonify
+"""Health: GET /health (the gateway, TorchServe and each model, as before), and the probes
+GET /livez (the process is alive) and GET /readyz (every served model answers in time)."""
+import time
 
-from gateway.torchserve import BackendError
+from flask import Blueprint, jsonify
+
+from core.errors import BackendError
+from core.models import ACCURATE, CANARY_LABELS, CANARY_TEXTS, FAST, MODELS
+from gateway.services import get_client, get_settings
 
 blueprint = Blueprint("health", __name__)
 
@@ -25,19 +30,43 @@ def _model_health(client, name: str) -> dict:
 
 @blueprint.get("/health")
 def health():
-    settings = current_app.config["SETTINGS"]
-    client = current_app.extensions["torchserve"]
+    client = get_client()
     torchserve_up = client.ping()
-    models = {}
-    if torchserve_up:
-        models = {"fast": _model_health(client, settings.fast_model),
-                  "accurate": _model_health(client, settings.accurate_model)}
-    fast_ready = models.get("fast", {}).get("ready", False)
+    models = {name: _model_health(client, name) for name in MODELS} if torchserve_up else {}
+    fast_ready = models.get(FAST, {}).get("ready", False)
     if not torchserve_up:
         status = "down"
-    elif fast_ready and models["accurate"]["ready"]:
+    elif fast_ready and models[ACCURATE]["ready"]:
         status = "ok"
     else:
         status = "degraded"
     body = {"status": status, "gateway": "ok", "torchserve": "ok" if torchserve_up else "unreachable", "models": models}
     return jsonify(body), 200 if fast_ready else 503
+
+
+@blueprint.get("/livez")
+def livez():
+    """The gateway process answers; says nothing of TorchServe (liveness must not restart the
+    gateway because a model is slow)."""
+    return jsonify({"status": "alive"})
+
+
+@blueprint.get("/readyz")
+def readyz():
+    """200 only when every served model answers a canned prediction within the deadline."""
+    settings, client = get_settings(), get_client()
+    checks = {model: _canary(client, model, settings.readiness_timeout_seconds) for model in settings.served_models}
+    ready = all(check["ready"] for check in checks.values())
+    return jsonify({"status": "ready" if ready else "not_ready", "models": checks}), 200 if ready else 503
+
+
+def _canary(client, model: str, timeout: float) -> dict:
+    started = time.perf_counter()
+    try:
+        answer = client.predict(model, list(CANARY_TEXTS), timeout=timeout)
+    except BackendError as exc:
+        return {"ready": False, "detail": f"{exc.code}: {exc}"}
+    labels = tuple(r.get("label") for r in answer.results)
+    return {"ready": labels == CANARY_LABELS, "version": answer.version,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            **({} if labels == CANARY_LABELS else {"detail": f"canary labels {labels}"})}

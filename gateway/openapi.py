@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from core.models import MODELS
+from core.settings import Settings
 from gateway import schemas
-from gateway.settings import GatewaySettings
 
-blueprint = Blueprint("openapi", __name__)
 REF = "#/components/schemas/{model}"
 
 
@@ -27,6 +26,7 @@ class Operation:
     body: type[BaseModel] | None = None
     admin: bool = False
     parameters: list[dict] = field(default_factory=list)
+    media_type: str = "application/json"  # of the 200 answer
 
 
 def _errors(*statuses: int) -> dict[int, tuple[type[BaseModel], str]]:
@@ -43,11 +43,11 @@ def _errors(*statuses: int) -> dict[int, tuple[type[BaseModel], str]]:
     return {status: (schemas.ErrorResponse, described[status]) for status in statuses}
 
 
-def operations(settings: GatewaySettings) -> list[Operation]:
+def operations(settings: Settings) -> list[Operation]:
     job_id = {"name": "job_id", "in": "path", "required": True,
               "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}
     model_name = {"name": "name", "in": "path", "required": True,
-                  "schema": {"type": "string", "enum": ["fast", settings.fast_model]}}
+                  "schema": {"type": "string", "enum": [m for m, spec in MODELS.items() if spec.retrainable]}}
     predict_body = schemas.predict_request_model(settings.max_texts, settings.max_text_chars)
     return [
         Operation("post", "/predict", "Label one review or a list of reviews",
@@ -67,11 +67,18 @@ def operations(settings: GatewaySettings) -> list[Operation]:
         Operation("post", "/models/{name}/rollback", "Serve the previous version of a model again",
                   {200: (schemas.RollbackResponse, "the versions now serving and previous"),
                    **_errors(401, 404, 409, 502, 503, 504)}, admin=True, parameters=[model_name]),
+        Operation("get", "/models", "Each model's serving and previous version and what TorchServe runs",
+                  {200: (schemas.ModelsResponse, "one entry per model")}),
+        Operation("get", "/livez", "Liveness: the gateway process answers", {200: (schemas.LiveResponse, "alive")}),
+        Operation("get", "/readyz", "Readiness: every served model answers a canned prediction in time",
+                  {200: (schemas.ReadyResponse, "ready"), 503: (schemas.ReadyResponse, "not ready; the body says why")}),
+        Operation("get", "/metrics", "Prometheus metrics", {200: (None, "Prometheus text format")},
+                  media_type="text/plain"),
         Operation("get", "/openapi.json", "This document", {200: (None, "the OpenAPI document")}),
     ]
 
 
-def build_document(settings: GatewaySettings) -> dict:
+def build_document(settings: Settings) -> dict:
     ops = operations(settings)
     models = {m for op in ops for m, _ in op.responses.values() if m} | {op.body for op in ops if op.body}
     keys, definitions = models_json_schema(
@@ -88,9 +95,9 @@ def build_document(settings: GatewaySettings) -> dict:
         if op.admin:
             entry["security"] = [{"adminToken": []}]
         for status, (model, description) in sorted(op.responses.items()):
-            schema = keys[(model, "validation")] if model else {"type": "object"}
-            entry["responses"][str(status)] = {"description": description,
-                                               "content": {"application/json": {"schema": schema}}}
+            media = op.media_type if status == 200 else "application/json"
+            schema = keys[(model, "validation")] if model else {"type": "string" if media == "text/plain" else "object"}
+            entry["responses"][str(status)] = {"description": description, "content": {media: {"schema": schema}}}
         paths.setdefault(op.path, {})[op.method] = entry
     return {
         "openapi": "3.1.0",
@@ -101,11 +108,6 @@ def build_document(settings: GatewaySettings) -> dict:
         "components": {
             "schemas": definitions.get("$defs", {}),
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer",
-                                               "description": "SENTIMENT_ADMIN_TOKEN or run/admin_token"}},
+                                               "description": "SENTIMENT_ADMIN_TOKEN or <run_dir>/admin_token"}},
         },
     }
-
-
-@blueprint.get("/openapi.json")
-def document():
-    return jsonify(current_app.extensions["openapi"])

@@ -1,23 +1,27 @@
 """POST /predict: validate, forward to the chosen TorchServe model, answer in the seed's shape."""
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
-from gateway.errors import ApiError
+from core.errors import BackendError
+from gateway.metrics import REVIEWS
+from gateway.observability import note, request_id
 from gateway.schemas import parse, predict_request_model, request_json
+from gateway.services import get_client, get_settings
 
 blueprint = Blueprint("predict", __name__)
 
 
 @blueprint.post("/predict")
 def predict():
-    settings = current_app.config["SETTINGS"]
-    body = parse(predict_request_model(settings.max_texts, settings.max_text_chars),
-                 request_json())
-    model = settings.fast_model if body.fast else settings.accurate_model
+    settings = get_settings()
+    body = parse(predict_request_model(settings.max_texts, settings.max_text_chars), request_json())
     texts = body.texts
-    results = current_app.extensions["torchserve"].predict(model, texts)
+    note(model=body.model, texts=len(texts))
+    scored = get_client().predict(body.model, texts, request_id=request_id())
+    note(version=scored.version)
     answer = {}
-    for i, (text, result) in enumerate(zip(texts, results)):
+    for i, (text, result) in enumerate(zip(texts, scored.results)):
         if "error" in result or "label" not in result:
-            raise ApiError(502, "backend_error", f"model '{model}' could not score text[{i}]")
+            raise BackendError(f"model '{body.model}' could not score text[{i}]")
         answer[str(i)] = {"text": text, "label": result["label"], "confidence": result["confidence"]}
+    REVIEWS.labels(body.model).inc(len(texts))
     return jsonify(answer)

@@ -15,7 +15,8 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, RootModel, St
 
 from flask import request
 
-from gateway.errors import ApiError
+from core.errors import InvalidRequest
+from core.models import ACCURATE, FAST, ModelName
 
 # ---- requests ------------------------------------------------------------------------------------
 
@@ -36,12 +37,13 @@ class PredictRequestBase(BaseModel):
         return [self.text] if isinstance(self.text, str) else list(self.text)
 
     @property
-    def fast(self) -> bool:
-        """do_fast wins over use_fast, which wins over model_type; the default is the fast model."""
+    def model(self) -> ModelName:
+        """The seed-era flags, translated once: do_fast wins over use_fast, which wins over
+        model_type; the default is the fast model."""
         for flag in (self.do_fast, self.use_fast):
             if flag is not None:
-                return flag
-        return self.model_type != "dl"
+                return FAST if flag else ACCURATE
+        return ACCURATE if self.model_type == "dl" else FAST
 
 
 def _one_or_many(value) -> str:
@@ -142,9 +144,48 @@ class JobStatusResponse(BaseModel):
 
 
 class RollbackResponse(BaseModel):
-    model: str
+    model: Literal["fast"]
     serving: str = Field(description="the version now served")
     previous: str = Field(description="the version that was served before")
+
+
+class LiveResponse(BaseModel):
+    status: Literal["alive"]
+
+
+class CanaryCheck(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    ready: bool
+    version: Optional[str] = None
+    latency_ms: Optional[float] = None
+    detail: Optional[str] = None
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not_ready"]
+    models: dict[Literal["fast", "accurate"], CanaryCheck]
+
+
+class VersionInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    version: str
+    archive: str
+    test_accuracy: Optional[float] = None
+    created: Optional[str] = None
+    data_blob_ids: Optional[dict[str, str]] = None
+
+
+class ModelInfo(BaseModel):
+    serving: Optional[VersionInfo]
+    previous: Optional[VersionInfo]
+    torchserve: dict[str, Any] = Field(description="registered_versions, default_version, workers, worker_states; "
+                                                   "or reachable: false")
+
+
+class ModelsResponse(RootModel[dict[Literal["fast", "accurate"], ModelInfo]]):
+    """One entry per model."""
 
 
 # ---- validation ----------------------------------------------------------------------------------
@@ -163,13 +204,13 @@ def request_json(empty=None):
     try:
         return request.get_json(force=True, silent=True)
     except RecursionError:  # "[[[[...": the json module recurses, and silent= only covers ValueError
-        raise ApiError(400, "invalid_request", "body is JSON nested too deeply") from None
+        raise InvalidRequest(message="body is JSON nested too deeply") from None
 
 
 def parse(model: type[BaseModel], payload):
     """Validate a JSON payload, turning the first problem into a 400 ApiError."""
     if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_request", "body must be a JSON object")
+        raise InvalidRequest(message="body must be a JSON object")
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -178,4 +219,4 @@ def parse(model: type[BaseModel], payload):
         # union tags ("one", "many") are pydantic's bookkeeping; list indexes help the client
         where = (field or "body") + "".join(f"[{p}]" for p in error["loc"][1:] if isinstance(p, int))
         message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
-        raise ApiError(400, "invalid_request", f"{where}: {message}", field) from None
+        raise InvalidRequest(message=f"{where}: {message}", field=field) from None

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 from ts.torch_handler.base_handler import BaseHandler
 
+from handlers.artifacts import LABELS, VERSION_HEADER
 from handlers.text import clean_text
 
 log = logging.getLogger(__name__)
 
-LABELS = ("negative", "positive")
 JSON_CONTENT_TYPE = "application/json"
+
 # The gateway enforces the public limits; these only keep one direct caller from starving a worker.
 MAX_TEXTS_PER_REQUEST = 256
 MAX_TEXT_CHARS = 5000
@@ -142,10 +143,14 @@ class SentimentHandler(BaseHandler):
         return results[0] if item.single else results
 
     def handle(self, data, context):
-        self.context = context
-        outputs = self.postprocess(self.inference(self.preprocess(data)))
+        """TorchServe's handle (preprocess, inference, postprocess, the HandlerTime metric), then
+        each request's content type and status: a bad request fails alone, not its batch."""
+        outputs = super().handle(data, context)
+        version = (self.manifest or {}).get("model", {}).get("modelVersion")
         for idx, output in enumerate(outputs):
             context.set_response_content_type(idx, JSON_CONTENT_TYPE)
+            if version:
+                context.set_response_header(idx, VERSION_HEADER, version)  # which version scored it
             if isinstance(output, dict) and "error" in output:
                 context.set_response_status(400, "Bad Request", idx)
         return [json.dumps(o, ensure_ascii=False) for o in outputs]

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from core.models import ACCURATE, FAST, MODELS
+from core.settings import get_settings
+from core.store import ModelStore
 from deploy.stack import Stack
+from handlers.artifacts import FAST_MODEL_FILE
 from train import fast
 from train.archive import publish
-from train.data import data_dir_from_env
+from train.data import find_corpus
 
 FIXTURE_TRAIN_ROWS = 20_000
 FIXTURE_TEST_ROWS = 2_000
@@ -17,9 +21,10 @@ FIXTURE_TEST_ROWS = 2_000
 
 @pytest.fixture(scope="session")
 def nsmc_dir() -> Path:
-    directory = data_dir_from_env()
-    if directory is None or not (directory / "ratings_train.txt").exists():
-        pytest.fail("set NSMC_DIR to the directory with NSMC's ratings_train.txt / ratings_test.txt")
+    directory = find_corpus()
+    if directory is None:
+        pytest.fail("NSMC not found: set NSMC_DIR to the directory with ratings_train.txt / ratings_test.txt, "
+                    "or run `make deploy` once, which downloads it into the cache")
     return directory
 
 
@@ -32,25 +37,25 @@ def fast_model_dir(tmp_path_factory, nsmc_dir) -> Path:
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory, fast_model_dir) -> Path:
     store = tmp_path_factory.mktemp("archives")
-    publish("fast", fast_model_dir, store)
+    publish(FAST, fast_model_dir, ModelStore(store))
     return store
 
 
-def make_stack(run_dir: Path, model_store: Path, models: list[str], **gateway_env) -> Stack:
-    return Stack.on_free_ports(run_dir, model_store, models, **gateway_env)
+def make_stack(run_dir: Path, model_store: Path, models=(FAST,), **overrides) -> Stack:
+    return Stack.on_free_ports(run_dir, model_store, models, **overrides)
 
 
 @pytest.fixture(scope="session")
 def fast_stack(tmp_path_factory, model_store):
     """TorchServe with only the fast model, plus the gateway, on free loopback ports."""
-    with running(make_stack(tmp_path_factory.mktemp("run_fast"), model_store, ["nsmc_fast.mar"])) as stack:
+    with running(make_stack(tmp_path_factory.mktemp("run_fast"), model_store, (FAST,))) as stack:
         yield stack
 
 
 @contextlib.contextmanager
-def running(stack: Stack, accurate: bool = False):
+def running(stack: Stack):
     try:
-        stack.start(240, accurate)
+        stack.start(240)
         yield stack
     finally:
         stack.stop()
@@ -66,10 +71,8 @@ def print_log_tails(stack: Stack, lines: int = 30) -> None:
 
 @pytest.fixture(scope="session")
 def shipped_bert_dir() -> Path:
-    from train import settings
-
-    path = settings.MODELS_DIR / settings.ACCURATE_MODEL_NAME
-    if not (path / "config.json").exists():
+    path = get_settings().models_dir / MODELS[ACCURATE].source_dir
+    if not (path / MODELS[ACCURATE].required_file).exists():
         pytest.fail(f"the shipped BERT model is missing at {path}; `make train-bert` rebuilds it")
     return path
 
@@ -77,7 +80,7 @@ def shipped_bert_dir() -> Path:
 @pytest.fixture(scope="session")
 def full_stack(tmp_path_factory, model_store, shipped_bert_dir, fast_model_dir):
     """TorchServe with both models (the accurate one is the shipped default), plus the gateway."""
-    publish("bert", shipped_bert_dir, model_store, fast_model=fast_model_dir / "model.joblib")
-    stack = make_stack(tmp_path_factory.mktemp("run_full"), model_store, ["nsmc_fast.mar", "nsmc_bert.mar"])
-    with running(stack, accurate=True):
+    publish(ACCURATE, shipped_bert_dir, ModelStore(model_store), fast_model=fast_model_dir / FAST_MODEL_FILE)
+    stack = make_stack(tmp_path_factory.mktemp("run_full"), model_store, (FAST, ACCURATE))
+    with running(stack):
         yield stack

@@ -7,7 +7,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertForSequenceClassification
 
-from handlers.bert_handler import BertSentimentHandler, positive_index
+from handlers.artifacts import BLEND_FAST_MODEL_FILE, BLEND_FILE, FAST_MODEL_FILE, ONNX_FILE
+from handlers.accurate_handler import AccurateHandler, positive_index
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, torchserve_context
 from train.bert.modeling import bert_config
 from train.bert.tokenizer import build_wordpiece, wrap
@@ -33,7 +34,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def handler(model_dir):
-    h = BertSentimentHandler()
+    h = AccurateHandler()
     h.initialize(torchserve_context(model_dir))
     return h
 
@@ -65,7 +66,7 @@ def test_requests_in_a_batch_get_their_own_answers(handler, model_dir):
 
 def test_labels_follow_config_id2label(tmp_path):
     swapped = tiny_model_dir(tmp_path, id2label={0: "positive", 1: "negative"})
-    handler = BertSentimentHandler()
+    handler = AccurateHandler()
     handler.initialize(torchserve_context(swapped))
     assert handler.positive_index == 0
     expected = reference_positive(swapped, [SEED_POSITIVE], positive=0)
@@ -87,19 +88,19 @@ def test_blend_mixes_bert_and_fast_probabilities(tmp_path, fast_model_dir):
     from handlers.fast_model import FastScorer
 
     blended = tiny_model_dir(tmp_path)
-    (blended / "blend.json").write_text(json.dumps({"bert_weight": 0.25}))
-    shutil.copy2(fast_model_dir / "model.joblib", blended / "fast_model.joblib")
-    handler = BertSentimentHandler()
+    (blended / BLEND_FILE).write_text(json.dumps({"bert_weight": 0.25}))
+    shutil.copy2(fast_model_dir / FAST_MODEL_FILE, blended / BLEND_FAST_MODEL_FILE)
+    handler = AccurateHandler()
     handler.initialize(torchserve_context(blended))
     texts = [SEED_POSITIVE, SEED_NEGATIVE]
-    expected = 0.25 * reference_positive(blended, texts) + 0.75 * FastScorer(fast_model_dir / "model.joblib")(texts)
+    expected = 0.25 * reference_positive(blended, texts) + 0.75 * FastScorer(fast_model_dir / FAST_MODEL_FILE)(texts)
     assert np.allclose(handler.predict_positive(texts), expected, atol=1e-5)
 
 
 def test_int8_option_from_model_config_quantizes(model_dir):
     context = torchserve_context(model_dir)
     context.model_yaml_config = {"handler": {"quantize": "int8"}}
-    handler = BertSentimentHandler()
+    handler = AccurateHandler()
     handler.initialize(context)
     linears = [m for m in handler.model.modules() if type(m).__name__ == "Linear"]
     assert linears and all("quantized.dynamic" in type(m).__module__ for m in linears)
@@ -108,14 +109,13 @@ def test_int8_option_from_model_config_quantizes(model_dir):
 
 
 def test_onnx_runtime_matches_eager(model_dir, tmp_path):
-    from handlers.bert_handler import ONNX_FILE
     from train.export_onnx import export_onnx
 
     onnx_dir = shutil.copytree(model_dir, tmp_path / "with_onnx")
     export_onnx(onnx_dir, onnx_dir / ONNX_FILE)
     context = torchserve_context(onnx_dir)
     context.model_yaml_config = {"handler": {"runtime": "onnx"}}
-    handler = BertSentimentHandler()
+    handler = AccurateHandler()
     handler.initialize(context)
     assert type(handler.logits).__name__ == "OnnxLogits"
     texts = ["짧다", SEED_NEGATIVE, "중간 길이의 리뷰 입니다", SEED_POSITIVE * 3, "좋아"] * 15
@@ -126,4 +126,4 @@ def test_onnx_runtime_without_the_export_is_a_clear_error(model_dir):
     context = torchserve_context(model_dir)
     context.model_yaml_config = {"handler": {"runtime": "onnx"}}
     with pytest.raises(FileNotFoundError, match="make archive"):
-        BertSentimentHandler().initialize(context)
+        AccurateHandler().initialize(context)

@@ -8,27 +8,28 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from core.models import MODELS
 from gateway.app import create_app
 from gateway.openapi import build_document
-from gateway.settings import GatewaySettings
-from train import settings as project
+from core.settings import Settings
+from core.settings import PROJECT_ROOT
 
 FUZZ_EXAMPLES = 40  # per operation; bounded so CI stays fast
 
 
 def test_document_lists_exactly_the_routes(tmp_path):
-    app = create_app(GatewaySettings(admin_token="t", job_dir=tmp_path / "jobs"))
+    app = create_app(Settings(admin_token="t", run_dir=tmp_path))
     routes = {(method.lower(), rule.rule.replace("<", "{").replace(">", "}"))
               for rule in app.url_map.iter_rules() if rule.endpoint != "static"
               for method in rule.methods - {"HEAD", "OPTIONS"}}
-    document = app.extensions["openapi"]
+    document = build_document(Settings())
     declared = {(method, path) for path, item in document["paths"].items() for method in item}
     assert routes == declared
 
 
 def test_document_carries_the_configured_limits(tmp_path):
-    app = create_app(GatewaySettings(admin_token="t", job_dir=tmp_path / "jobs", max_texts=7, max_text_chars=99))
-    text = app.extensions["openapi"]["components"]["schemas"]["PredictRequest"]["properties"]["text"]
+    app = create_app(Settings(admin_token="t", run_dir=tmp_path, max_texts=7, max_text_chars=99))
+    text = app.test_client().get("/openapi.json").json["components"]["schemas"]["PredictRequest"]["properties"]["text"]
     one, many = text["oneOf"]
     assert (one["maxLength"], many["maxItems"], many["items"]["maxLength"]) == (99, 7, 99)
 
@@ -38,7 +39,7 @@ def no_internal_details(ctx, response, case):
     """No stack trace or server path in any answer (the echoed reviews are the client's own text)."""
     body = response.text
     assert "Traceback" not in body, "a stack trace reached the client"
-    assert str(project.PROJECT_ROOT) not in body, "a server path reached the client"
+    assert str(PROJECT_ROOT) not in body, "a server path reached the client"
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +57,18 @@ def _served(stack) -> dict:
 
     return {model: (sorted(v["modelVersion"] for v in get(f"/models/{model}/all")),
                     get(f"/models/{model}")[0]["modelVersion"])
-            for model in ("nsmc_fast", "nsmc_bert")}
+            for model in MODELS}
 
 
 # The document the stack's gateway serves (default settings); built here because schemathesis'
 # fixture-based loader does not work with pytest 9. The next test checks the live one is the same.
-schema = schemathesis.openapi.from_dict(build_document(GatewaySettings()))
+schema = schemathesis.openapi.from_dict(build_document(Settings()))
 
 
 @pytest.mark.e2e
 def test_live_document_is_the_one_fuzzed(full_stack):
     live = requests.get(f"{full_stack.gateway_url}/openapi.json", timeout=10).json()
-    assert live == json.loads(json.dumps(build_document(GatewaySettings())))
+    assert live == json.loads(json.dumps(build_document(Settings())))
 
 
 @pytest.mark.e2e

@@ -2,8 +2,7 @@ import subprocess
 
 import pytest
 
-from train import settings
-from train.data import NSMCDataError, git_blob_id, load_split, nsmc_path, read_split_file, train_dev_split
+from train.data import NSMC_FILES, NSMCDataError, git_blob_id, load_split, nsmc_path, read_split_file, train_dev_split
 
 
 def test_blob_id_matches_git(tmp_path):
@@ -40,7 +39,7 @@ def test_empty_documents_are_kept(tmp_path):
 
 def test_real_corpus_verifies_and_has_expected_size(nsmc_dir):
     for split, rows in (("train", 150_000), ("test", 50_000)):
-        assert git_blob_id(nsmc_path(split, nsmc_dir)) == settings.NSMC_FILES[split][1]
+        assert git_blob_id(nsmc_path(split, nsmc_dir)) == NSMC_FILES[split][1]
         assert len(load_split(split, nsmc_dir)) == rows
 
 

@@ -4,7 +4,7 @@ import json
 import pytest
 import requests
 
-from gateway.settings import GatewaySettings
+from core.settings import Settings
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
 
 pytestmark = pytest.mark.e2e
@@ -89,7 +89,7 @@ def test_malformed_json_is_400(fast_stack):
 
 
 def test_oversized_body_is_413(fast_stack):
-    response = requests.post(f"{fast_stack.gateway_url}/predict", data=b"x" * (GatewaySettings().max_body_bytes + 1),
+    response = requests.post(f"{fast_stack.gateway_url}/predict", data=b"x" * (Settings().max_body_bytes + 1),
                              headers={"Content-Type": "application/json"}, timeout=10)
     assert_error(response, 413, "body_too_large")
 
@@ -109,7 +109,7 @@ def test_health_reports_each_model(fast_stack):
 
 
 def test_torchserve_rejects_calls_without_token(fast_stack):
-    response = requests.post(f"{fast_stack.inference_url}/predictions/nsmc_fast", json={"text": "좋다"}, timeout=10)
+    response = requests.post(f"{fast_stack.inference_url}/predictions/fast", json={"text": "좋다"}, timeout=10)
     assert response.status_code in (400, 401) and "Token" in response.text
 
 

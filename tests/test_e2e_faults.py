@@ -12,11 +12,10 @@ import time
 import pytest
 import requests
 
-from deploy.__main__ import served_archive
-from deploy.registry import Registry
+from core.store import ModelStore
 from tests.conftest import make_stack, running
 from tests.helpers import Traffic
-from train.archive import archive_path, build_archive, publish
+from train.archive import build_archive, publish
 
 pytestmark = pytest.mark.e2e
 GATEWAY_TIMEOUT_S = 3
@@ -28,15 +27,12 @@ ALLOWED_WHILE_BROKEN = {"ok", "backend_unavailable", "backend_timeout"}
 def fault_stack(tmp_path_factory, model_store, fast_model_dir):
     """Versions 1 and 2 of the fast model with 2 promoted, served from the registry like `make deploy`."""
     store = tmp_path_factory.mktemp("fault_store")
-    publish("fast", fast_model_dir, store)
-    v2 = build_archive("fast", fast_model_dir, archive_path("fast", "2", store), version="2")
-    registry = Registry(store)
-    registry.add_version("nsmc_fast", "2", v2.name, {})
-    registry.promote("nsmc_fast", "2")
-    registry.save()
-    stack = make_stack(tmp_path_factory.mktemp("run_faults"), store, [],
-                       SENTIMENT_TIMEOUT_SECONDS=str(GATEWAY_TIMEOUT_S))
-    stack.models = [served_archive(stack, "fast").name]
+    models = ModelStore(store)
+    publish("fast", fast_model_dir, models)
+    v2 = build_archive("fast", fast_model_dir, models.archive_path("fast", "2"), version="2")
+    models.add_version("fast", "2", v2.name, {})
+    models.promote("fast", "2")
+    stack = make_stack(tmp_path_factory.mktemp("run_faults"), store, timeout_seconds=GATEWAY_TIMEOUT_S)
     with running(stack):
         yield stack
 
@@ -47,9 +43,9 @@ def health(stack) -> tuple[int, dict]:
 
 
 def worker_pids(stack) -> list[int]:
-    """The fast model's ready worker processes (model_config/nsmc_fast.yaml asks for more than one)."""
+    """The fast model's ready worker processes (model_config/fast.yaml asks for more than one)."""
     key = json.loads(stack.key_file.read_text())["management"]["key"]
-    described = requests.get(f"{stack.management_url}/models/nsmc_fast", timeout=10,
+    described = requests.get(f"{stack.management_url}/models/fast", timeout=10,
                              headers={"Authorization": f"Bearer {key}"}).json()[0]
     return [int(w["pid"]) for w in described["workers"] if w["status"] == "READY"]
 
@@ -120,9 +116,31 @@ def test_torchserve_down_then_up_serves_the_promoted_version(fault_stack):
     response = requests.post(f"{fault_stack.gateway_url}/predict", json={"text": "좋다"}, timeout=30)
     assert response.status_code == 503 and response.json()["error"]["code"] == "backend_unavailable"
 
-    fault_stack.models = [served_archive(fault_stack, "fast").name]  # what `make deploy` would load
-    fault_stack.start_torchserve()  # new keys: the gateway re-reads them
+    fault_stack.start_torchserve()  # from the registry, as `make deploy` does  # new keys: the gateway re-reads them
     fault_stack.wait_torchserve()
     fault_stack.wait_ready(180)
     assert_recovered(fault_stack, traffic)
     assert "backend_unavailable" in traffic.summary()
+
+
+def readyz(stack) -> int:
+    return requests.get(f"{stack.gateway_url}/readyz", timeout=30).status_code
+
+
+def test_readiness_turns_503_when_workers_hang_and_200_when_they_resume(fault_stack):
+    """/health reports what TorchServe believes (READY); /readyz asks the model itself."""
+    assert readyz(fault_stack) == 200
+    pids = worker_pids(fault_stack)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        stopped = time.monotonic()
+        wait_until(lambda: readyz(fault_stack) == 503, 10, "readiness 503")
+        flipped_down = time.monotonic() - stopped
+        assert health(fault_stack)[1]["models"]["fast"]["ready"] is True  # TorchServe cannot tell
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    resumed = time.monotonic()
+    wait_until(lambda: readyz(fault_stack) == 200, 30, "readiness 200")
+    print(f"readiness: 503 {flipped_down:.1f}s after SIGSTOP, 200 {time.monotonic() - resumed:.1f}s after SIGCONT")

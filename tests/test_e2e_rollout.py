@@ -8,8 +8,7 @@ import time
 import pytest
 import requests
 
-from deploy.__main__ import served_archive
-from deploy.registry import Registry
+from core.store import ModelStore
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, running
 from tests.helpers import SEED_NEGATIVE, Traffic
 
@@ -22,13 +21,11 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def rollout_stack(tmp_path_factory, model_store):
     store = tmp_path_factory.mktemp("rollout_store")
     for item in model_store.iterdir():
-        if item.name.startswith("nsmc_fast") or item.name == "registry.json":
+        if item.name.startswith("fast") or item.name == "registry.json":
             shutil.copy2(item, store / item.name)
     run_dir = tmp_path_factory.mktemp("run_rollout")
-    stack = make_stack(run_dir, store, ["nsmc_fast.mar"], SENTIMENT_ADMIN_TOKEN=TOKEN,
-                       SENTIMENT_MODEL_STORE=str(store), SENTIMENT_JOB_DIR=str(run_dir / "jobs"),
-                       SENTIMENT_MODELS_DIR=str(tmp_path_factory.mktemp("rollout_models")),
-                       SENTIMENT_TEST_LIMIT=str(FIXTURE_TEST_ROWS))
+    stack = make_stack(run_dir, store, admin_token=TOKEN, models_dir=tmp_path_factory.mktemp("rollout_models"),
+                       test_limit=FIXTURE_TEST_ROWS)
     try:
         with running(stack):
             yield stack
@@ -39,6 +36,10 @@ def rollout_stack(tmp_path_factory, model_store):
 
 def served_version(stack):
     return requests.get(f"{stack.gateway_url}/health", timeout=10).json()["models"]["fast"]["version"]
+
+
+def registered_versions(stack) -> set[str]:
+    return {v["modelVersion"] for v in stack.client().versions("fast")}
 
 
 def wait_for_job(stack, job_id, timeout=900):
@@ -96,12 +97,12 @@ def test_worse_candidate_is_gated_out(rollout_stack):
     assert job["promoted"] is False and job["version"] == "3"
     assert job["test_accuracy"] < job["serving_accuracy"] - 0.005
     assert served_version(rollout_stack) == "2"
-    assert (rollout_stack.model_store / "nsmc_fast.v3.mar").exists()  # archived, not served
+    assert (rollout_stack.model_store / "fast.v3.mar").exists()  # archived, not served
+    assert "3" not in registered_versions(rollout_stack)  # and not left loaded
 
 
 def test_restart_serves_the_promoted_version(rollout_stack):
     rollout_stack.stop_torchserve()
-    rollout_stack.models = [served_archive(rollout_stack, "fast").name]
     rollout_stack.start_torchserve()
     rollout_stack.wait_torchserve()
     rollout_stack.wait_ready(180)  # the same gateway process
@@ -111,9 +112,9 @@ def test_restart_serves_the_promoted_version(rollout_stack):
 def test_rollback_returns_to_the_previous_version(rollout_stack):
     response = requests.post(f"{rollout_stack.gateway_url}/models/fast/rollback", headers=AUTH, timeout=300)
     assert response.status_code == 200, response.text
-    assert response.json() == {"model": "nsmc_fast", "serving": "1", "previous": "2"}
+    assert response.json() == {"model": "fast", "serving": "1", "previous": "2"}
     assert served_version(rollout_stack) == "1"
-    assert Registry(rollout_stack.model_store).serving("nsmc_fast")[0] == "1"
+    assert ModelStore(rollout_stack.model_store).serving("fast").version == "1"
     answer = requests.post(f"{rollout_stack.gateway_url}/predict", json={"text": SEED_NEGATIVE}, timeout=30).json()
     assert answer["0"]["label"] == "negative"
     unknown = requests.post(f"{rollout_stack.gateway_url}/models/other/rollback", headers=AUTH, timeout=10)

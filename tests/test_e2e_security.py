@@ -8,11 +8,11 @@ import pytest
 import requests
 
 from deploy import processes
-from gateway.settings import GatewaySettings
-from train import settings as project
+from core.settings import Settings
+from core.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
-LIMITS = GatewaySettings()
+LIMITS = Settings()
 
 
 def listening_addresses(pid: int) -> list[tuple[str, int]]:
@@ -28,8 +28,8 @@ def test_every_listener_is_on_loopback(fast_stack):
     torchserve = listening_addresses(processes.running_pid(fast_stack.run_dir / "torchserve.pid"))
     gateway = listening_addresses(processes.running_pid(fast_stack.run_dir / "gateway.pid"))
     ports = {port for _, port in torchserve}
-    assert {fast_stack.inference_port, fast_stack.management_port, fast_stack.metrics_port,
-            fast_stack.grpc_inference_port, fast_stack.grpc_management_port} <= ports
+    assert {fast_stack.inference_port, fast_stack.settings.management_port, fast_stack.settings.metrics_port,
+            fast_stack.settings.grpc_inference_port, fast_stack.settings.grpc_management_port} <= ports
     assert gateway and torchserve
     assert all(is_loopback(ip) for ip, _ in torchserve + gateway), torchserve + gateway
 
@@ -41,11 +41,11 @@ def is_loopback(ip: str) -> bool:
 
 
 @pytest.mark.parametrize("api, method, path", [
-    ("inference", "POST", "/predictions/nsmc_fast"),
+    ("inference", "POST", "/predictions/fast"),
     ("inference", "GET", "/ping"),
     ("management", "GET", "/models"),
-    ("management", "POST", "/models?url=nsmc_fast.mar&model_name=intruder"),
-    ("management", "DELETE", "/models/nsmc_fast/1"),
+    ("management", "POST", "/models?url=fast.mar&model_name=intruder"),
+    ("management", "DELETE", "/models/fast/1"),
 ])
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_torchserve_apis_need_their_token(fast_stack, api, method, path, token):
@@ -114,5 +114,5 @@ def test_hostile_requests_get_json_errors_without_internals(fast_stack, method, 
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
     error = response.json()["error"]
     assert error["code"] and error["message"]
-    for leak in ("Traceback", str(project.PROJECT_ROOT), "site-packages", "/tmp/"):
+    for leak in ("Traceback", str(PROJECT_ROOT), "site-packages", "/tmp/"):
         assert leak not in response.text

@@ -14,4 +14,4 @@ def test_short_soak_has_no_errors(full_stack, nsmc_dir):
     for path, measured in report["paths"].items():
         assert measured["requests"] > 10, (path, measured)
         assert measured["errors"] == 0, (path, measured)
-    assert any(name.startswith("worker nsmc_bert") for name in report["rss_mb"]["end"])
+    assert any(name.startswith("worker accurate") for name in report["rss_mb"]["end"])

@@ -4,8 +4,9 @@ import json
 import numpy as np
 import pytest
 
+from handlers.artifacts import FAST_MODEL_FILE
 from handlers.base import MAX_TEXTS_PER_REQUEST, SentimentHandler
-from handlers.nb_handler import FastSentimentHandler
+from handlers.fast_handler import FastHandler
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, torchserve_context
 
 
@@ -72,8 +73,8 @@ def test_all_bad_batch_never_calls_the_model(handler):
 
 
 def test_fast_handler_scores_seed_examples(fast_model_dir):
-    handler = FastSentimentHandler()
-    handler.initialize(torchserve_context(fast_model_dir, serialized_file="model.joblib"))
+    handler = FastHandler()
+    handler.initialize(torchserve_context(fast_model_dir, serialized_file=FAST_MODEL_FILE))
     context = torchserve_context(fast_model_dir, batch_size=2)
     raw = handler.handle([{"body": {"text": [SEED_POSITIVE, SEED_NEGATIVE]}}, {"body": {"text": SEED_POSITIVE}}], context)
     first, second = (json.loads(r) for r in raw)

@@ -3,16 +3,15 @@ import os
 
 import pytest
 
-from deploy.rollout import CURRENT_FILE, JobStatus, acquire_lock
+from core.jobs import CURRENT_FILE, Jobs, JobStatus, redact_paths
+from core.store import ModelStore
 from gateway.app import create_app
-from gateway.errors import redact_paths
-from gateway.settings import GatewaySettings
+from core.settings import Settings
 
 
 @pytest.fixture
 def client(tmp_path):
-    settings = GatewaySettings(job_dir=tmp_path / "jobs", admin_token="t", model_store=tmp_path,
-                               key_file=tmp_path / "none.json")
+    settings = Settings(run_dir=tmp_path / "run", admin_token="t", model_store=tmp_path)
     return create_app(settings).test_client(), settings.job_dir
 
 
@@ -34,7 +33,7 @@ def test_running_job_whose_process_died_reads_as_failed(client):
 def test_running_job_holding_the_lock_reads_as_running(client):
     http, job_dir = client
     JobStatus(job_dir, "0123456789ab").update(state="running", step="train")
-    lock = acquire_lock(job_dir)
+    lock = Jobs(job_dir).acquire_lock()
     try:
         job = http.get("/train/0123456789ab").json
         assert job["state"] == "running" and job["elapsed_seconds"] >= 0
@@ -63,15 +62,12 @@ def test_redact_paths(text, expected):
 
 
 def test_rollback_to_a_deleted_archive_is_409(client, tmp_path):
-    from deploy.registry import Registry
-
     http, _ = client
-    registry = Registry(tmp_path)  # the client's model store
-    registry.add_version("nsmc_fast", "1", "nsmc_fast.mar", {})
-    registry.add_version("nsmc_fast", "2", "nsmc_fast.v2.mar", {})
-    registry.promote("nsmc_fast", "1")
-    registry.promote("nsmc_fast", "2")
-    registry.save()
-    (tmp_path / "nsmc_fast.v2.mar").touch()  # nsmc_fast.mar (version 1) is gone
+    store = ModelStore(tmp_path)  # the client's model store
+    store.add_version("fast", "1", "fast.mar", {})
+    store.add_version("fast", "2", "fast.v2.mar", {})
+    store.promote("fast", "1")
+    store.promote("fast", "2")
+    (tmp_path / "fast.v2.mar").touch()  # fast.mar (version 1) is gone
     response = http.post("/models/fast/rollback", headers={"Authorization": "Bearer t"})
     assert response.status_code == 409 and response.json["error"]["code"] == "previous_archive_missing"

@@ -1,6 +1,6 @@
 """Choose the accurate handler's blend of BERT and fast-model probabilities on dev.
 
-    python -m train.blend [--data-dir DIR] [--bert-dir models/nsmc_bert] [--fast-dir models/nsmc_fast]
+    python -m train.blend [--data-dir DIR] [--bert-dir models/nsmc_bert] [--fast-dir models/fast]
 
 1. Fit the fast recipe on train minus dev and score dev (cached); BERT's dev scores come from
    its training run (models/nsmc_bert_eval/dev_probs.npy, same dev split).
@@ -17,13 +17,15 @@ from pathlib import Path
 import joblib
 import numpy as np
 
+from core.models import ACCURATE, FAST, MODELS
+from core.settings import get_settings
+from handlers.artifacts import BLEND_FILE, FAST_MODEL_FILE
 from handlers.text import clean_text
-from train import fast, settings
+from train import fast
 from train.bert.predict import accuracy
 from train.data import load_split, train_dev_split
 
 log = logging.getLogger(__name__)
-BLEND_FILE = "blend.json"
 WEIGHTS = np.round(np.linspace(0, 1, 41), 3)
 
 
@@ -43,9 +45,10 @@ def fast_dev_probs(data_dir, cache: Path) -> np.ndarray:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir")
-    parser.add_argument("--bert-dir", type=Path, default=settings.MODELS_DIR / settings.ACCURATE_MODEL_NAME)
-    parser.add_argument("--bert-eval-dir", type=Path, default=settings.MODELS_DIR / f"{settings.ACCURATE_MODEL_NAME}_eval")
-    parser.add_argument("--fast-dir", type=Path, default=settings.MODELS_DIR / settings.FAST_MODEL_NAME)
+    models_dir = get_settings().models_dir
+    parser.add_argument("--bert-dir", type=Path, default=models_dir / MODELS[ACCURATE].source_dir)
+    parser.add_argument("--bert-eval-dir", type=Path, default=models_dir / f"{MODELS[ACCURATE].source_dir}_eval")
+    parser.add_argument("--fast-dir", type=Path, default=models_dir / MODELS[FAST].source_dir)
     parser.add_argument("--fast-dev-only", action="store_true", help="only compute the fast model's dev scores")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -61,7 +64,7 @@ def main(argv=None) -> int:
 
     test = load_split("test", args.data_dir)
     bert_test = np.load(args.bert_eval_dir / "test_probs.npy")
-    fast_test = positive_probs(joblib.load(args.fast_dir / fast.MODEL_FILE), test.texts)
+    fast_test = positive_probs(joblib.load(args.fast_dir / FAST_MODEL_FILE), test.texts)
     report = {
         "bert_weight": weight,
         "chosen_on": "dev split of train (train_dev_split, seed 42)",

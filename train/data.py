@@ -12,9 +12,17 @@ import numpy as np
 import requests
 from sklearn.model_selection import train_test_split
 
-from train import settings
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+NSMC_FILES = {
+    # git blob ids (`git hash-object FILE`) of the canonical corpus at github.com/e9t/nsmc
+    "train": ("ratings_train.txt", "ac0dba272895dc1d0b3dd5f11afbeaeb7abe7876"),
+    "test": ("ratings_test.txt", "b6cfcd8cd1557bcd9bf06617b0e429ed73e9a367"),
+}
+NSMC_URL = "https://raw.githubusercontent.com/e9t/nsmc/master/{filename}"
+DATA_DIR_HINT = "NSMC_DIR (or SENTIMENT_NSMC_DIR, or --data-dir)"
 
 
 class NSMCDataError(RuntimeError):
@@ -71,32 +79,42 @@ def _download(url: str, dest: Path) -> None:
         os.replace(tmp.name, dest)
     except requests.RequestException as exc:
         raise NSMCDataError(
-            f"could not download {url} ({exc}). Offline? Point {settings.NSMC_DIR_ENV} "
-            f"(or --data-dir) at a directory holding ratings_train.txt and ratings_test.txt."
+            f"could not download {url} ({exc}). Offline? Point {DATA_DIR_HINT} "
+            f"at a directory holding ratings_train.txt and ratings_test.txt."
         ) from exc
 
 
 def data_dir_from_env(data_dir: str | Path | None = None) -> Path | None:
-    """The explicit data directory: the argument, else $NSMC_DIR, else None (download)."""
-    chosen = data_dir or os.environ.get(settings.NSMC_DIR_ENV)
+    """The explicit data directory: the argument, else the nsmc_dir setting, else None (download)."""
+    chosen = data_dir or get_settings().nsmc_dir
     return Path(chosen).expanduser() if chosen else None
+
+
+def find_corpus() -> Path | None:
+    """Where the verified corpus already is without downloading: the nsmc_dir setting, else the
+    download cache; None when neither holds both files (tests use this to find the data)."""
+    settings = get_settings()
+    for directory in (settings.nsmc_dir, settings.nsmc_cache_dir):
+        if directory and all((Path(directory) / name).is_file() for name, _ in NSMC_FILES.values()):
+            return Path(directory)
+    return None
 
 
 def nsmc_path(split: str, data_dir: str | Path | None = None) -> Path:
     """A verified local path to one split, downloading into the cache if no directory is given."""
-    filename, blob_id = settings.NSMC_FILES[split]
+    filename, blob_id = NSMC_FILES[split]
     directory = data_dir_from_env(data_dir)
     if directory is not None:
         path = directory / filename
         if not path.is_file():
             raise NSMCDataError(
-                f"{path} does not exist. Set {settings.NSMC_DIR_ENV} (or --data-dir) to the directory "
+                f"{path} does not exist. Set {DATA_DIR_HINT} to the directory "
                 f"holding NSMC's {filename}, or unset it to download the corpus."
             )
         return _verify(path, blob_id)
-    path = settings.NSMC_CACHE_DIR / filename
+    path = get_settings().nsmc_cache_dir / filename
     if not path.is_file():
-        _download(settings.NSMC_URL.format(filename=filename), path)
+        _download(NSMC_URL.format(filename=filename), path)
     return _verify(path, blob_id)
 
 

@@ -1,6 +1,6 @@
 """Train, evaluate and save the fast model (NB-SVM over character and morpheme n-grams).
 
-    python -m train.fast [--data-dir DIR] [--out models/nsmc_fast] [--train-limit N]
+    python -m train.fast [--data-dir DIR] [--out models/fast] [--train-limit N]
 """
 from __future__ import annotations
 
@@ -20,14 +20,15 @@ import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from core.models import FAST, MODELS
+from core.settings import get_settings
+from handlers.artifacts import FAST_MODEL_FILE, METRICS_FILE
 from handlers.fast_model import KiwiMorphemes, NBLogisticRegression, remove_spaces
 from handlers.text import clean_text
-from train import settings
-from train.data import Split, load_split
+from train.data import NSMC_FILES, Split, load_split
+from train.progress import StepBars
 
 log = logging.getLogger(__name__)
-MODEL_FILE = "model.joblib"
-METRICS_FILE = "metrics.json"
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def accuracy(pipeline: Pipeline, data: Split) -> float:
 
 def save(pipeline: Pipeline, metrics: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, out_dir / MODEL_FILE, compress=3)
+    joblib.dump(pipeline, out_dir / FAST_MODEL_FILE, compress=3)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     return out_dir
 
@@ -100,7 +101,7 @@ def train_and_evaluate(data_dir=None, train_limit=None, test_limit=None,
         "train_rows": len(train),
         "train_seconds": round(train_seconds, 1),
         "params": asdict(params),
-        "data_blob_ids": {split: blob for split, (_, blob) in settings.NSMC_FILES.items()},
+        "data_blob_ids": {split: blob for split, (_, blob) in NSMC_FILES.items()},
         "versions": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
                      "numpy": np.__version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -112,14 +113,22 @@ def train_and_evaluate(data_dir=None, train_limit=None, test_limit=None,
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", help=f"directory with NSMC files (default: ${settings.NSMC_DIR_ENV}, else download)")
-    parser.add_argument("--out", type=Path, default=settings.MODELS_DIR / settings.FAST_MODEL_NAME)
+    parser.add_argument("--data-dir", help="directory with NSMC files (default: $NSMC_DIR, else download)")
+    parser.add_argument("--out", type=Path, default=get_settings().models_dir / MODELS[FAST].source_dir)
     parser.add_argument("--train-limit", type=int, help="train on a stratified subset of this many rows")
     parser.add_argument("--test-limit", type=int, help="evaluate on a stratified subset of this many rows")
+    parser.add_argument("--if-missing", action="store_true", help="do nothing when --out already holds a model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    pipeline, metrics = train_and_evaluate(args.data_dir, args.train_limit, args.test_limit,
-                                           progress=lambda step: log.info("step: %s", step))
+    if args.if_missing and (args.out / FAST_MODEL_FILE).is_file():
+        print(f"{args.out / FAST_MODEL_FILE} exists; not retraining (make train-fast retrains)")
+        return 0
+    scale = min(1.0, (args.train_limit or 150_000) / 150_000)
+    bars = StepBars({"load data": 2, "train": 200 * scale, "evaluate": 40 * min(1.0, (args.test_limit or 50_000) / 50_000)})
+    try:
+        pipeline, metrics = train_and_evaluate(args.data_dir, args.train_limit, args.test_limit, progress=bars)
+    finally:
+        bars.close()
     metrics["command"] = " ".join(["python -m train.fast", *(argv if argv is not None else sys.argv[1:])])
     print(json.dumps({"out": str(save(pipeline, metrics, args.out)), "test_accuracy": metrics["test_accuracy"]}))
     return 0

@@ -21,7 +21,9 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoTokenizer, BertForMaskedLM  # noqa: E402
 
-from train import settings  # noqa: E402
+from core.models import ACCURATE, MODELS  # noqa: E402
+from core.settings import get_settings  # noqa: E402
+from train.data import NSMC_FILES  # noqa: E402
 from train.bert import export  # noqa: E402
 from train.bert.batching import Encoded, encode  # noqa: E402
 from train.bert.corpus import load_corpus  # noqa: E402
@@ -39,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group("data and output")
     g.add_argument("--data-dir", default=None, help="directory with ratings_{train,test}.txt (default: $NSMC_DIR)")
-    g.add_argument("--out", type=Path, default=settings.MODELS_DIR / settings.ACCURATE_MODEL_NAME)
+    g.add_argument("--out", type=Path, default=get_settings().models_dir / MODELS[ACCURATE].source_dir)
     g.add_argument("--eval-dir", type=Path, default=None, help="dev/test probabilities (default: OUT + '_eval')")
     g.add_argument("--train-limit", type=int, default=None, help="stratified subset of NSMC train (quick runs)")
     g.add_argument("--test-limit", type=int, default=None, help="stratified subset of NSMC test (quick runs)")
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = model.config
     metrics = {
-        "model": settings.ACCURATE_MODEL_NAME,
+        "model": MODELS[ACCURATE].source_dir,
         "test_accuracy": test_acc,
         "test_log_loss": log_loss(test_probs, test_enc.labels),
         "test_rows": len(test_enc),
@@ -222,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         "device": runtime.describe_device(device),
         "threads": {"setting": args.threads, "history_step_threads": tuner.history},
         "seed": args.seed,
-        "data": {"dir": str(args.data_dir or os.environ.get(settings.NSMC_DIR_ENV, "")),
-                 "blob_ids": {k: v[1] for k, v in settings.NSMC_FILES.items()},
-                 "files": {k: v[0] for k, v in settings.NSMC_FILES.items()},
+        "data": {"dir": str(args.data_dir or get_settings().nsmc_dir or ""),
+                 "blob_ids": {k: v[1] for k, v in NSMC_FILES.items()},
+                 "files": {k: v[0] for k, v in NSMC_FILES.items()},
                  "train_limit": args.train_limit, "test_limit": args.test_limit},
         "eval_dir": str(eval_dir),
         "versions": export.library_versions(),

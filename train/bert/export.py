@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from train.bert.batching import Encoded
 from train.bert.predict import positive_probs
-from train.settings import LABELS
+from handlers.artifacts import LABELS, METRICS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -115,4 +115,4 @@ def library_versions() -> dict[str, str]:
 
 
 def write_metrics(out_dir: Path, metrics: dict) -> None:
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False, default=float) + "\n")
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False, default=float) + "\n")

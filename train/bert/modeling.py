@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from transformers import BertConfig
 
-from train.settings import LABELS
+from handlers.artifacts import LABELS
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def bert_config(
     dropout: float = 0.1,
     attention_dropout: float = 0.1,
 ) -> BertConfig:
-    """A small BERT; id2label/label2id follow settings.LABELS (index = NSMC label)."""
+    """A small BERT; id2label/label2id follow handlers.artifacts.LABELS (index = NSMC label)."""
     return BertConfig(
         vocab_size=vocab_size,
         hidden_size=hidden,

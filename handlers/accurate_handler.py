@@ -18,6 +18,7 @@ import os
 import numpy as np
 import torch
 
+from handlers.artifacts import BLEND_FAST_MODEL_FILE, BLEND_FILE, ONNX_FILE
 from handlers.base import SentimentHandler
 from handlers.bert_runtime import OnnxLogits, TorchLogits, softmax
 from handlers.fast_model import FastScorer
@@ -25,9 +26,6 @@ from handlers.fast_model import FastScorer
 log = logging.getLogger(__name__)
 MAX_TOKENS = 128
 MODEL_BATCH = 64  # texts per forward pass; each pass is padded only to its own longest text
-BLEND_FILE = "blend.json"
-BLEND_FAST_MODEL = "fast_model.joblib"
-ONNX_FILE = "model.int8.onnx"
 
 
 def positive_index(id2label: dict) -> int:
@@ -53,41 +51,56 @@ def quantize_int8(model):
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-class BertSentimentHandler(SentimentHandler):
+class AccurateHandler(SentimentHandler):
+    """BERT (or any BERT-family classifier), optionally blended with the fast model."""
+
     def load_model(self, model_dir, properties):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+        self.load_tokenizer(model_dir)
+        self.logits = self.load_runtime(model_dir, self.device_for(properties))
+        log.info("BERT runtime: %s", type(self.logits).__name__)
+        self.bert_weight, self.fast_score = self.load_blend(model_dir)
+
+    def load_tokenizer(self, model_dir):
+        from transformers import AutoConfig, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
-        self.positive_index = positive_index(config.id2label)
+        self.positive_index = positive_index(AutoConfig.from_pretrained(model_dir, local_files_only=True).id2label)
+
+    @staticmethod
+    def device_for(properties) -> torch.device:
         gpu_id = properties.get("gpu_id")
-        use_gpu = torch.cuda.is_available() and gpu_id is not None
-        runtime = self.handler_config.get("runtime", "torch")
+        return torch.device(f"cuda:{gpu_id}" if torch.cuda.is_available() and gpu_id is not None else "cpu")
+
+    def load_runtime(self, model_dir, device: torch.device):
+        """ONNX Runtime on the int8 export (CPU, `runtime: onnx`), else the Hugging Face model."""
         # Several workers share the cores (TorchServe runs both models side by side): one thread
         # each beats every worker spinning up a thread per core.
         threads = self.handler_config.get("threads")
         if threads:
             torch.set_num_threads(int(threads))
-        if runtime == "onnx" and not use_gpu:
-            self.model = None
-            self.logits = OnnxLogits(os.path.join(model_dir, ONNX_FILE), threads and int(threads))
-        else:
-            device = torch.device(f"cuda:{gpu_id}" if use_gpu else "cpu")
-            model = AutoModelForSequenceClassification.from_pretrained(
-                model_dir, local_files_only=True, dtype=torch.float32).to(device).eval()
-            if self.handler_config.get("quantize") == "int8" and device.type == "cpu":
-                model = quantize_int8(model)
-            self.model = model
-            self.logits = TorchLogits(model, device)
-        log.info("BERT runtime: %s", type(self.logits).__name__)
-        self.bert_weight, self.fast_score = 1.0, None
-        blend, fast_model = os.path.join(model_dir, BLEND_FILE), os.path.join(model_dir, BLEND_FAST_MODEL)
-        if os.path.exists(blend) and os.path.exists(fast_model):
-            with open(blend) as f:
-                self.bert_weight = float(json.load(f)["bert_weight"])
-            self.fast_score = FastScorer(fast_model)
-            log.info("blending: %.3f * BERT + %.3f * fast model", self.bert_weight, 1 - self.bert_weight)
+        self.model = None
+        if self.handler_config.get("runtime", "torch") == "onnx" and device.type == "cpu":
+            return OnnxLogits(os.path.join(model_dir, ONNX_FILE), threads and int(threads))
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_dir, local_files_only=True, dtype=torch.float32).to(device).eval()
+        if self.handler_config.get("quantize") == "int8" and device.type == "cpu":
+            model = quantize_int8(model)
+        self.model = model
+        return TorchLogits(model, device)
+
+    @staticmethod
+    def load_blend(model_dir):
+        """(BERT's weight, the fast scorer) when the archive carries a blend, else (1.0, None)."""
+        blend, fast_model = os.path.join(model_dir, BLEND_FILE), os.path.join(model_dir, BLEND_FAST_MODEL_FILE)
+        if not (os.path.exists(blend) and os.path.exists(fast_model)):
+            return 1.0, None
+        with open(blend) as f:
+            weight = float(json.load(f)["bert_weight"])
+        log.info("blending: %.3f * BERT + %.3f * fast model", weight, 1 - weight)
+        return weight, FastScorer(fast_model)
 
     def predict_positive(self, texts):
         positive = self.bert_positive(texts)

@@ -10,32 +10,23 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from core.errors import BackendError, BackendTimeout, BackendUnavailable, ModelNotDeployed
+from core.settings import Settings
+from handlers.artifacts import VERSION_HEADER
+
 log = logging.getLogger(__name__)
 
 
-class BackendError(Exception):
-    """TorchServe answered with an error the client cannot fix."""
-
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
-
-
-class BackendUnavailable(BackendError):
-    """TorchServe is down, starting, or has no free worker."""
-
-
-class BackendTimeout(BackendError):
-    """TorchServe did not answer in time."""
-
-
-class ModelNotDeployed(BackendError):
-    """No model of that name is registered."""
+@dataclass(frozen=True)
+class Answer:
+    results: list[dict]
+    version: str | None
 
 
 class TorchServeKeys:
@@ -93,6 +84,11 @@ def _message(response: requests.Response) -> str:
 
 
 class TorchServeClient:
+    @classmethod
+    def from_settings(cls, settings: Settings, timeout: float | None = None) -> "TorchServeClient":
+        return cls(settings.inference_url, settings.management_url, settings.key_file,
+                   timeout or settings.timeout_seconds)
+
     def __init__(self, inference_url: str, management_url: str, key_file: Path, timeout: float):
         self.inference_url = inference_url.rstrip("/")
         self.management_url = management_url.rstrip("/")
@@ -138,18 +134,26 @@ class TorchServeClient:
         except requests.RequestException as exc:
             log.warning("key renewal failed: %s", exc)
 
-    def predict(self, model: str, texts: list[str]) -> list[dict]:
-        response = self.request("POST", "inference", f"/predictions/{model}", **_json_body({"text": texts}))
+    def predict(self, model: str, texts: list[str], version: str | None = None,
+                request_id: str | None = None, timeout: float | None = None) -> Answer:
+        """One label/confidence dict per text, from the default version or the one named, and
+        the version that scored them (the handler says; None for archives that predate it)."""
+        path = f"/predictions/{model}" + (f"/{version}" if version else "")
+        what = f"model '{model}'" + (f" v{version}" if version else "")
+        body = _json_body({"text": texts})
+        if request_id:
+            body["headers"]["X-Request-Id"] = request_id
+        response = self.request("POST", "inference", path, timeout=timeout, **body)
         if response.status_code == 404:
-            raise ModelNotDeployed(f"model '{model}' is not deployed", 404)
+            raise ModelNotDeployed(f"{what} is not deployed", 404)
         if response.status_code in (503, 507):
-            raise BackendUnavailable(f"model '{model}' is not ready: {_message(response)}", response.status_code)
+            raise BackendUnavailable(f"{what} is not ready: {_message(response)}", response.status_code)
         if response.status_code >= 400:
-            raise BackendError(f"model '{model}' failed: {_message(response)}", response.status_code)
+            raise BackendError(f"{what} failed: {_message(response)}", response.status_code)
         results = response.json()
         if not isinstance(results, list) or len(results) != len(texts):
-            raise BackendError(f"model '{model}' answered an unexpected shape", 502)
-        return results
+            raise BackendError(f"{what} answered an unexpected shape", 502)
+        return Answer(results, response.headers.get(VERSION_HEADER, version))
 
     def ping(self) -> bool:
         try:
@@ -167,13 +171,6 @@ class TorchServeClient:
             raise BackendError(f"describe {model}: {_message(response)}", response.status_code)
         return response.json()[0]
 
-    def predict_version(self, model: str, version: str, texts: list[str]) -> list[dict]:
-        response = self.request("POST", "inference", f"/predictions/{model}/{version}",
-                                **_json_body({"text": texts}))
-        if response.status_code >= 400:
-            raise BackendError(f"{model} v{version} failed: {_message(response)}", response.status_code)
-        return response.json()
-
     def versions(self, model: str) -> list[dict]:
         response = self.request("GET", "management", f"/models/{model}/all", timeout=10)
         if response.status_code == 404:
@@ -182,11 +179,12 @@ class TorchServeClient:
             raise BackendError(f"list {model}: {_message(response)}", response.status_code)
         return response.json()
 
-    def register(self, archive_file: str, timeout: float = 300) -> None:
-        """Register a .mar from the model store, returning once it can serve. Its workers are the
-        archive's model config's minWorkers (TorchServe 0.12 lets that win over initial_workers)."""
+    def register(self, archive_file: str, model: str, timeout: float = 300) -> None:
+        """Register a .mar from the model store under `model`, returning once it can serve. Its
+        workers are the archive's model config's minWorkers (TorchServe 0.12 lets that win over
+        initial_workers). The name is explicit so archives of an earlier layout keep working."""
         response = self.request("POST", "management", "/models", timeout=timeout,
-                                params={"url": archive_file, "synchronous": "true"})
+                                params={"url": archive_file, "model_name": model, "synchronous": "true"})
         if response.status_code >= 400:
             raise BackendError(f"register {archive_file}: {_message(response)}", response.status_code)
 

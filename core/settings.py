@@ -1,0 +1,146 @@
+"""Every setting of the service, in one documented struct (README "Settings" lists them all).
+
+Each field is read from the environment variable SENTIMENT_<FIELD NAME IN CAPITALS>; the one
+exception is the corpus directory, which also answers to NSMC_DIR (what CI and the Makefile set).
+The stack hands the same values to every process it starts (`Settings.as_env`), so the gateway,
+its gunicorn workers, the training job and TorchServe's config all read one source.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "SENTIMENT_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
+
+    # ---- where things live ------------------------------------------------------------------
+    run_dir: Path = Field(PROJECT_ROOT / "run", description=
+                          "Runtime state: pid files, logs, TorchServe's key file, the admin token, job status.")
+    model_store: Path = Field(PROJECT_ROOT / "archives", description=
+                              "TorchServe's model store: the .mar archives and registry.json (what is served).")
+    models_dir: Path = Field(PROJECT_ROOT / "models", description=
+                             "Trained model directories (models/fast, models/nsmc_bert, retrained versions).")
+    nsmc_dir: Optional[Path] = Field(None, validation_alias=AliasChoices("SENTIMENT_NSMC_DIR", "NSMC_DIR"),
+                                     description="Directory with NSMC's ratings_{train,test}.txt; unset: "
+                                                 "download into nsmc_cache_dir.")
+    nsmc_cache_dir: Path = Field(Path.home() / ".cache" / "nsmc", description=
+                                 "Where the corpus is downloaded to (and found by `make test`).")
+
+    served_models: list[Literal["fast", "accurate"]] = Field(["fast", "accurate"], description=
+                                                             "Models this deployment serves: loaded at start, "
+                                                             "checked by /readyz. JSON list in the environment.")
+
+    # ---- the gateway (gunicorn) -------------------------------------------------------------
+    gateway_bind: str = Field("127.0.0.1:5000", description=
+                              "host:port the gateway listens on; 0.0.0.0:5000 serves other machines.")
+    gateway_workers: int = Field(2, ge=1, description="gunicorn worker processes.")
+    gateway_worker_connections: int = Field(1000, ge=1, description=
+                                            "Connections one worker holds at once (gevent greenlets); "
+                                            "more wait in the listen backlog.")
+    gateway_backlog: int = Field(2048, ge=1, description="Listen backlog: connections queued beyond the above.")
+    gateway_keepalive_seconds: int = Field(5, ge=1, description=
+                                             "An idle keep-alive connection, or one that has not sent its "
+                                             "request line and headers, is closed after this long.")
+    gateway_body_seconds: float = Field(10.0, gt=0, description=
+                                        "A request whose body has not fully arrived after this long is "
+                                        "answered 408 and closed.")
+    log_level: str = Field("info", description="Log level of the gateway and the training job.")
+
+    # ---- requests ----------------------------------------------------------------------------
+    max_texts: int = Field(64, ge=1, description="Texts per /predict request.")
+    max_text_chars: int = Field(2000, ge=1, description="Characters per text.")
+    # Room for max_texts x max_text_chars even when every character arrives as a JSON surrogate-pair
+    # escape (12 bytes), so no request within the text limits is refused for its size.
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Bytes per request body.")
+    timeout_seconds: float = Field(10.0, gt=0, description="Per TorchServe call; past it the client gets 504.")
+    readiness_timeout_seconds: float = Field(2.0, gt=0, description=
+                                             "/readyz: each served model must answer a canned prediction this fast.")
+    admin_token: Optional[str] = Field(None, description=
+                                       "Bearer token for /train and rollback; unset: admin_token_file.")
+    admin_token_file: Optional[Path] = Field(None, description=
+                                             "Made with mode 0600 on first start. Default: <run_dir>/admin_token.")
+
+    # ---- TorchServe --------------------------------------------------------------------------
+    torchserve_host: str = Field("127.0.0.1", description="Where TorchServe's listeners bind: keep it loopback.")
+    inference_port: int = Field(8080, description="TorchServe inference API.")
+    management_port: int = Field(8081, description="TorchServe management API (register, scale, set-default).")
+    metrics_port: int = Field(8082, description="TorchServe metrics API.")
+    grpc_inference_port: int = Field(7070, description="TorchServe 0.12 always opens gRPC; pinned to loopback.")
+    grpc_management_port: int = Field(7071, description="See grpc_inference_port.")
+    key_file: Optional[Path] = Field(None, description=
+                                     "TorchServe's token keys (it writes them where it starts). "
+                                     "Default: <run_dir>/key_file.json.")
+
+    # ---- training jobs (/train) ---------------------------------------------------------------
+    job_dir: Optional[Path] = Field(None, description="Job status files, logs and the job lock. "
+                                                      "Default: <run_dir>/jobs.")
+    promotion_tolerance: float = Field(0.5, ge=0, description=
+                                       "Accuracy points a new version may lose against the serving one "
+                                       "and still be promoted.")
+    train_limit: Optional[int] = Field(None, ge=1000, description=
+                                       "Train on a stratified subset (tests, quick trials); unset: all of NSMC.")
+    test_limit: Optional[int] = Field(None, ge=100, description="Evaluate on a stratified subset; unset: all.")
+
+    @model_validator(mode="after")
+    def _derived_paths(self) -> "Settings":
+        self.admin_token_file = self.admin_token_file or self.run_dir / "admin_token"
+        self.key_file = self.key_file or self.run_dir / "key_file.json"
+        self.job_dir = self.job_dir or self.run_dir / "jobs"
+        return self
+
+    @property
+    def inference_url(self) -> str:
+        return f"http://{self.torchserve_host}:{self.inference_port}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://{self.torchserve_host}:{self.management_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.torchserve_host}:{self.metrics_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.gateway_bind}"
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as SENTIMENT_* variables, for the processes the stack starts."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                env[f"{ENV_PREFIX}{name.upper()}"] = json.dumps(value) if isinstance(value, list) else str(value)
+        return env
+
+
+@functools.lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()
+
+
+def settings_table() -> str:
+    """Every setting as a Markdown table (README "Settings" is this output; a test keeps them equal)."""
+    rows = ["| environment variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, Path):
+            default = default.relative_to(PROJECT_ROOT) if default.is_relative_to(PROJECT_ROOT) \
+                else str(default).replace(str(Path.home()), "~")
+        shown = "unset" if default is None else json.dumps(default) if isinstance(default, list) else default
+        variable = f"`{ENV_PREFIX}{name.upper()}`" + (" (or `NSMC_DIR`)" if name == "nsmc_dir" else "")
+        rows.append(f"| {variable} | `{shown}` | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())

@@ -1,0 +1,62 @@
+"""The ground floor: settings, the model store and its migration from the earlier layout."""
+import json
+
+import pytest
+
+from core.errors import Conflict
+from core.settings import PROJECT_ROOT, Settings, settings_table
+from core.store import ModelStore
+
+
+def test_settings_come_from_one_prefix_and_round_trip_through_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SENTIMENT_RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("SENTIMENT_SERVED_MODELS", '["fast"]')
+    monkeypatch.setenv("NSMC_DIR", "/data/nsmc")
+    monkeypatch.setenv("GATEWAY_WORKERS", "7")  # the earlier prefix is not read
+    settings = Settings()
+    assert settings.key_file == tmp_path / "key_file.json" and settings.job_dir == tmp_path / "jobs"
+    assert settings.served_models == ["fast"] and str(settings.nsmc_dir) == "/data/nsmc"
+    assert settings.gateway_workers == 2
+    for name, value in settings.as_env().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == settings
+
+
+def test_readme_lists_every_setting_with_its_default():
+    assert settings_table() in (PROJECT_ROOT / "README.md").read_text(), "run `python -m core.settings` into README"
+
+
+def test_store_versions_promote_and_rollback_target(tmp_path):
+    store = ModelStore(tmp_path)
+    store.add_version("fast", "1", "fast.mar", {"test_accuracy": 0.88, "ignored": 1}, serve_if_none=True)
+    store.add_version("fast", "2", "fast.v2.mar", {"test_accuracy": 0.89})
+    assert store.serving("fast").version == "1" and store.serving("fast").info == {"test_accuracy": 0.88}
+    assert store.next_version("fast") == "3"
+    with pytest.raises(Conflict, match="no previous"):
+        store.rollback_target("fast")
+    store.promote("fast", "2")
+    assert (store.serving("fast").version, store.previous("fast").version) == ("2", "1")
+    with pytest.raises(Conflict, match="no longer in the model store"):
+        store.rollback_target("fast")
+    (tmp_path / "fast.mar").touch()
+    assert store.rollback_target("fast").file == "fast.mar"
+    with pytest.raises(Conflict):
+        store.promote("fast", "9")
+    assert [v.version for v in store.versions("fast")] == ["1", "2"]
+
+
+def test_a_store_of_the_earlier_layout_is_migrated_without_losing_anything(tmp_path):
+    legacy = {"nsmc_fast": {"serving": "2", "previous": "1", "versions": {
+        "1": {"file": "nsmc_fast.mar", "test_accuracy": 0.88}, "2": {"file": "nsmc_fast.v2.mar"}}},
+        "nsmc_bert": {"serving": "1", "previous": None, "versions": {"1": {"file": "nsmc_bert.mar"}}}}
+    (tmp_path / "registry.json").write_text(json.dumps(legacy))
+    for name in ("nsmc_fast.mar", "nsmc_fast.v2.mar", "nsmc_bert.mar"):
+        (tmp_path / name).write_text(name)
+    store = ModelStore(tmp_path)
+    assert store.migrate()
+    assert (store.serving("fast").version, store.serving("fast").file) == ("2", "fast.v2.mar")
+    assert store.previous("fast").file == "fast.mar" and store.previous("fast").info == {"test_accuracy": 0.88}
+    assert store.serving("accurate").file == "accurate.mar"
+    assert (tmp_path / "fast.v2.mar").read_text() == "nsmc_fast.v2.mar"  # the same bytes, renamed
+    assert sorted(p.name for p in tmp_path.glob("*.mar")) == ["accurate.mar", "fast.mar", "fast.v2.mar"]
+    assert store.migrate() == []  # idempotent

@@ -1,0 +1,105 @@
+"""One training job: retrain the fast model, archive a new version, register, smoke-test, gate, promote.
+
+    python -m train.rollout JOB_ID [--lock-fd FD]
+
+Started by the gateway (core/jobs.py), which records the job's parameters in its status file and
+hands it the job lock; every other value comes from the settings (SENTIMENT_* environment).
+It reports through <job_dir>/<id>.json. Any failure leaves the serving version untouched, and a
+candidate that is not promoted is unloaded again (its archive stays in the store).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+
+from core import serving
+from core.jobs import Jobs, JobStatus, now
+from core.models import FAST
+from core.settings import Settings, get_settings
+from core.store import ModelStore
+from core.torchserve import TorchServeClient
+from train import fast
+from train.archive import build_archive
+
+log = logging.getLogger("rollout")
+
+
+def run(status: JobStatus, settings: Settings) -> None:
+    store = ModelStore(settings.model_store)
+    client = TorchServeClient.from_settings(settings, timeout=30)
+    params = status.data.get("params") or {}
+    serving_now = store.serving(FAST)
+    if serving_now:
+        status.update(serving_version=serving_now.version, serving_accuracy=serving_now.info.get("test_accuracy"))
+
+    def step(name: str) -> None:
+        log.info("step: %s", name)
+        status.step(name)
+
+    pipeline, metrics = fast.train_and_evaluate(
+        settings.nsmc_dir, params.get("train_limit") or settings.train_limit, settings.test_limit,
+        progress=step)  # reports "load data", "train", "evaluate"
+    status.update(test_accuracy=metrics["test_accuracy"])
+
+    step("archive")
+    version = store.next_version(FAST)
+    model_dir = fast.save(pipeline, metrics, settings.models_dir / f"{FAST}.v{version}")
+    mar = build_archive(FAST, model_dir, store.archive_path(FAST, version), version=version)
+    candidate = store.add_version(FAST, version, mar.name, metrics)
+    status.update(version=version)
+
+    step("register")
+    client.register(mar.name, FAST)
+    try:
+        step("smoke test")
+        serving.smoke_test(client, candidate)
+
+        step("gate")
+        floor = serving_now.info.get("test_accuracy") if serving_now else None
+        tolerance = settings.promotion_tolerance
+        if floor is not None and metrics["test_accuracy"] < floor - tolerance / 100:
+            log.info("%s (%.4f) is below %s (%.4f) minus %.2f points: not promoted",
+                     candidate.tag, metrics["test_accuracy"], serving_now.tag, floor, tolerance)
+            serving.discard(client, candidate)
+            status.update(state="succeeded", step="gate", progress=1.0, promoted=False, finished_at=now(),
+                          reason=f"test accuracy {metrics['test_accuracy']:.4f} < serving {floor:.4f} - {tolerance} points")
+            return
+    except Exception:
+        serving.discard(client, candidate)
+        raise
+
+    step("promote")
+    serving.promote(store, client, candidate)
+    status.update(state="succeeded", progress=1.0, promoted=True, finished_at=now())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("job_id")
+    parser.add_argument("--lock-fd", type=int, help="an already-held job lock, inherited from the gateway")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    jobs = Jobs(settings.job_dir)
+    lock = args.lock_fd if args.lock_fd is not None else jobs.acquire_lock()
+    try:
+        status = JobStatus.load(settings.job_dir, args.job_id)
+    except FileNotFoundError:
+        status = JobStatus(settings.job_dir, args.job_id)
+    if lock is None:
+        status.update(state="failed", error={"step": None, "message": "another training job is running"})
+        return 1
+    jobs.set_current(args.job_id)
+    try:
+        run(status, settings)
+        return 0
+    except Exception as exc:  # any failure is reported, and the serving version stays as it was
+        log.error("job failed at step %r: %s\n%s", status.data["step"], exc, traceback.format_exc())
+        status.update(state="failed", finished_at=now(), error={"step": status.data["step"], "message": str(exc)})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
