@@ -96,7 +96,11 @@ def goals(result: dict) -> dict:
     batching = result.get("batching")
     out["batching_speedup"] = {"target": ">= 3x at c=16", "ratio": batching and batching["ratio"],
                                "met": (batching["ratio"] or 0) >= 3 if batching else None}
+    auto = result.get("auto")
+    out["auto_vs_accurate_throughput"] = {"target": ">= 2x at c=8, single reviews", "ratio": auto and auto["ratio"],
+                                          "met": (auto["ratio"] or 0) >= 2 if auto else None}
     errors = sum(r["errors"] for r in rows) + sum(batching[m]["errors"] for m in (ACCURATE, UNBATCHED) if batching)
+    errors += sum(auto[m]["errors"] for m in ("auto", "accurate")) if auto else 0
     out["no_errors"] = {"target": "0", "errors": errors, "met": errors == 0}
     return out
 
@@ -110,6 +114,12 @@ def batching_line(b: dict) -> str:
     return (f"  dynamic batching, accurate, c={b['concurrency']}: batched {b[ACCURATE]['req_per_s']} req/s "
             f"(p50 {b[ACCURATE]['p50_ms']} ms) vs batch size 1 {b[UNBATCHED]['req_per_s']} req/s "
             f"(p50 {b[UNBATCHED]['p50_ms']} ms): {b['ratio']}x")
+
+
+def auto_line(a: dict) -> str:
+    return (f"  auto vs accurate through the gateway, c={a['concurrency']}: auto {a['auto']['req_per_s']} req/s "
+            f"(p50 {a['auto']['p50_ms']} ms) vs accurate {a['accurate']['req_per_s']} req/s "
+            f"(p50 {a['accurate']['p50_ms']} ms): {a['ratio']}x")
 
 
 def table(rows: list[dict]) -> str:
@@ -140,6 +150,8 @@ def render(result: dict) -> str:
     ]
     if result.get("batching"):
         parts += ["", batching_line(result["batching"])]
+    if result.get("auto"):
+        parts += [auto_line(result["auto"])]
     parts += ["", "peak RSS (MB):"]
     for role, entry in result.get("peak_rss", {}).items():
         parts.append(f"  {role:36} {entry['sum_mb']:6} MB" + (f"  ({len(entry['peak_rss_mb'])} processes)"

@@ -96,6 +96,21 @@ def batching(args, ts_url: str, key: str | None, reviews: list[str]) -> dict:
     return out
 
 
+def auto_vs_accurate(args, gateway_url: str, reviews: list[str]) -> dict:
+    """The gateway's `auto` cascade against its accurate path: single reviews, alternating rounds."""
+    merged: dict[str, list[Measured]] = {"auto": [], "accurate": []}
+    for round_ in range(args.auto_rounds):
+        for mode in ("auto", "accurate") if round_ % 2 == 0 else ("accurate", "auto"):
+            load = Load(f"{gateway_url}/predict", [{"text": [r], "mode": mode} for r in reviews])
+            merged[mode].append(drive(load, args.auto_concurrency, args.warmup, args.duration))
+    out = {"concurrency": args.auto_concurrency, "size": 1}
+    for mode, runs in merged.items():
+        out[mode] = Measured.merge(runs).summary(1)
+    out["ratio"] = report.ratio(out["auto"]["req_per_s"], out["accurate"]["req_per_s"])
+    print(report.auto_line(out), flush=True)
+    return out
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1 s warm-up and 3 s per cell (trials)")
@@ -107,6 +122,8 @@ def parse_args(argv=None):
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
     parser.add_argument("--batching-concurrency", type=int, default=16)
     parser.add_argument("--batching-rounds", type=int, default=2, help="alternating rounds per model; 0 skips")
+    parser.add_argument("--auto-rounds", type=int, default=2, help="alternating rounds of auto vs accurate; 0 skips")
+    parser.add_argument("--auto-concurrency", type=int, default=8)
     parser.add_argument("--gateway-workers", type=int, help="override gunicorn workers (SENTIMENT_GATEWAY_WORKERS)")
     parser.add_argument("--workers", nargs="+", type=_workers, default=[], metavar="MODEL=N",
                         help="scale TorchServe workers after start, e.g. fast=2 (trials; the shipped count is in model_config/)")
@@ -164,6 +181,8 @@ def main(argv=None) -> int:
             result["gateway_pooled_connections"] = pooled_connections(stack)
             if args.batching_rounds:
                 result["batching"] = batching(args, stack.inference_url, key, reviews)
+            if args.auto_rounds:
+                result["auto"] = auto_vs_accurate(args, stack.gateway_url, reviews)
         result["peak_rss"] = rss.report()
     except KeyboardInterrupt:
         print("interrupted; stopping servers", file=sys.stderr)

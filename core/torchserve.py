@@ -135,12 +135,12 @@ class TorchServeClient:
             log.warning("key renewal failed: %s", exc)
 
     def predict(self, model: str, texts: list[str], version: str | None = None,
-                request_id: str | None = None, timeout: float | None = None) -> Answer:
+                request_id: str | None = None, timeout: float | None = None, explain: bool = False) -> Answer:
         """One label/confidence dict per text, from the default version or the one named, and
         the version that scored them (the handler says; None for archives that predate it)."""
         path = f"/predictions/{model}" + (f"/{version}" if version else "")
         what = f"model '{model}'" + (f" v{version}" if version else "")
-        body = _json_body({"text": texts})
+        body = _json_body({"text": texts, **({"explain": True} if explain else {})})
         if request_id:
             body["headers"]["X-Request-Id"] = request_id
         response = self.request("POST", "inference", path, timeout=timeout, **body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from core.settings import Settings, get_settings
-from gateway import body_deadline, docs, health, metrics, models_view, observability, predict, services, training
+from gateway import body_deadline, docs, health, metrics, models_view, observability, page, predict, services, training
 from gateway.errors import register_error_handlers
 
 
@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     services.init_app(app, settings)
     observability.init_app(app)
     body_deadline.init_app(app, settings.gateway_body_seconds)
-    for module in (predict, health, training, models_view, metrics, docs):
+    for module in (predict, health, training, models_view, metrics, docs, page):
         app.register_blueprint(module.blueprint)
     register_error_handlers(app)
     return app

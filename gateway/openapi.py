@@ -75,6 +75,8 @@ def operations(settings: Settings) -> list[Operation]:
         Operation("get", "/metrics", "Prometheus metrics", {200: (None, "Prometheus text format")},
                   media_type="text/plain"),
         Operation("get", "/openapi.json", "This document", {200: (None, "the OpenAPI document")}),
+        Operation("get", "/", "A page to try /predict in a browser", {200: (None, "HTML")}, media_type="text/html"),
+        Operation("get", "/docs", "Swagger UI over this document", {200: (None, "HTML")}, media_type="text/html"),
     ]
 
 
@@ -96,7 +98,8 @@ def build_document(settings: Settings) -> dict:
             entry["security"] = [{"adminToken": []}]
         for status, (model, description) in sorted(op.responses.items()):
             media = op.media_type if status == 200 else "application/json"
-            schema = keys[(model, "validation")] if model else {"type": "string" if media == "text/plain" else "object"}
+            schema = (keys[(model, "validation")] if model
+                      else {"type": "object" if media == "application/json" else "string"})
             entry["responses"][str(status)] = {"description": description, "content": {media: {"schema": schema}}}
         paths.setdefault(op.path, {})[op.method] = entry
     return {

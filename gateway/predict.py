@@ -1,8 +1,9 @@
-"""POST /predict: validate, forward to the chosen TorchServe model, answer in the seed's shape."""
+"""POST /predict: validate, score with the chosen mode (core/scoring.py), answer in the seed's shape."""
 from flask import Blueprint, jsonify
 
-from core.errors import BackendError
-from gateway.metrics import REVIEWS
+from core.errors import BackendError, InvalidRequest
+from core.scoring import score
+from gateway.metrics import CASCADE_FALLBACKS, REVIEWS
 from gateway.observability import note, request_id
 from gateway.schemas import parse, predict_request_model, request_json
 from gateway.services import get_client, get_settings
@@ -14,14 +15,21 @@ blueprint = Blueprint("predict", __name__)
 def predict():
     settings = get_settings()
     body = parse(predict_request_model(settings.max_texts, settings.max_text_chars), request_json())
-    texts = body.texts
-    note(model=body.model, texts=len(texts))
-    scored = get_client().predict(body.model, texts, request_id=request_id())
-    note(version=scored.version)
+    texts, mode = body.texts, body.resolved_mode
+    note(model=mode, texts=len(texts))
+    if body.explain and len(texts) > settings.max_explain_texts:
+        raise InvalidRequest(message=f"text: at most {settings.max_explain_texts} texts per request with explain",
+                             field="text")
+    scored = score(get_client(), mode, texts, settings.auto_threshold, body.explain, request_id())
+    note(version=",".join(f"{m}:{v}" for m, v in scored.versions.items()) if mode == "auto"
+         else scored.versions.get(mode))
+    if scored.fell_back:
+        CASCADE_FALLBACKS.inc()
     answer = {}
-    for i, (text, result) in enumerate(zip(texts, scored.results)):
-        if "error" in result or "label" not in result:
-            raise BackendError(f"model '{body.model}' could not score text[{i}]")
-        answer[str(i)] = {"text": text, "label": result["label"], "confidence": result["confidence"]}
-    REVIEWS.labels(body.model).inc(len(texts))
+    for i, (text, item) in enumerate(zip(texts, scored.items)):
+        if "error" in item or "label" not in item:
+            raise BackendError(f"model '{item.get('model', mode)}' could not score text[{i}]")
+        answer[str(i)] = {"text": text, **{k: item[k] for k in ("label", "confidence", "model", "explanation")
+                                          if k in item}}
+        REVIEWS.labels(item["model"]).inc()
     return jsonify(answer)

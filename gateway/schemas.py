@@ -16,17 +16,24 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, RootModel, St
 from flask import request
 
 from core.errors import InvalidRequest
-from core.models import ACCURATE, FAST, ModelName
+from core.models import ACCURATE, FAST
+from core.scoring import Mode
 
 # ---- requests ------------------------------------------------------------------------------------
 
 
 class PredictRequestBase(BaseModel):
-    """`text` is one review or a list; `do_fast` picks the model (seed clients' aliases accepted)."""
+    """`text` is one review or a list; `mode` picks the model (seed clients' `do_fast`, `use_fast`
+    and `model_type` still work)."""
 
     model_config = ConfigDict(extra="ignore")
 
     text: Any  # narrowed with the configured limits by predict_request_model
+    mode: Optional[Literal["fast", "accurate", "auto"]] = Field(
+        None, description="fast, accurate, or auto (the fast model answers when it is sure, the accurate one "
+                          "when it is not); wins over the seed-era flags")
+    explain: StrictBool = Field(False, description="also return, per text, the word spans that pushed the label "
+                                                   "and their signed weights (limited texts per request)")
     do_fast: Optional[StrictBool] = Field(None, description="true: the fast Naive Bayes model (default); "
                                                             "false: the accurate BERT model")
     use_fast: Optional[StrictBool] = Field(None, description="seed-era alias of do_fast")
@@ -37,9 +44,11 @@ class PredictRequestBase(BaseModel):
         return [self.text] if isinstance(self.text, str) else list(self.text)
 
     @property
-    def model(self) -> ModelName:
-        """The seed-era flags, translated once: do_fast wins over use_fast, which wins over
-        model_type; the default is the fast model."""
+    def resolved_mode(self) -> Mode:
+        """The one place request flags become a mode: `mode` wins; then the seed-era flags, do_fast
+        over use_fast over model_type; the default is the fast model."""
+        if self.mode is not None:
+            return self.mode
         for flag in (self.do_fast, self.use_fast):
             if flag is not None:
                 return FAST if flag else ACCURATE
@@ -76,10 +85,28 @@ class TrainRequest(BaseModel):
 # ---- responses -----------------------------------------------------------------------------------
 
 
+class Span(BaseModel):
+    start: int = Field(description="offset of the span's first character in the text as sent")
+    end: int = Field(description="offset just past its last character")
+    text: str
+    weight: float = Field(description="push towards positive (> 0) or negative (< 0), in logit units")
+
+
+class Explanation(BaseModel):
+    method: Literal["linear", "occlusion"] = Field(
+        description="linear: the fast model's exact per-feature contributions (spans + bias = logit); "
+                    "occlusion: the drop in the accurate model's logit when the word is left out")
+    logit: float = Field(description="log-odds of positive, as the model computed it")
+    bias: Optional[float] = Field(description="the linear model's intercept; null for occlusion")
+    spans: list[Span]
+
+
 class Prediction(BaseModel):
     text: str = Field(description="the review as sent")
     label: Literal["positive", "negative"]
     confidence: float = Field(ge=0.5, le=1.0, description="probability of the label")
+    model: Literal["fast", "accurate"] = Field(description="which model answered (auto picks per text)")
+    explanation: Optional[Explanation] = Field(None, description="with explain: true")
 
 
 class PredictResponse(RootModel[dict[Annotated[str, StringConstraints(pattern=r"^[0-9]+$")], Prediction]]):

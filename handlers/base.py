@@ -20,6 +20,7 @@ import numpy as np
 from ts.torch_handler.base_handler import BaseHandler
 
 from handlers.artifacts import LABELS, VERSION_HEADER
+from handlers.explain import Explanation, occlusion, word_spans
 from handlers.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ JSON_CONTENT_TYPE = "application/json"
 # The gateway enforces the public limits; these only keep one direct caller from starving a worker.
 MAX_TEXTS_PER_REQUEST = 256
 MAX_TEXT_CHARS = 5000
+MAX_EXPLAINED_TEXTS = 32
 
 
 class BadRequest(ValueError):
@@ -39,12 +41,15 @@ class BadRequest(ValueError):
 class ParsedRequest:
     texts: list[str]
     single: bool  # answer an object rather than a list
+    explain: bool = False  # also say which spans pushed each label
+    raw: list[str] | None = None  # the texts as sent (explanations point into them)
 
 
 @dataclass
 class ScoredRequest:
     positive: list[float]  # P(positive) per text
     single: bool
+    explanations: list[dict] | None = None
 
 
 def _decode(payload):
@@ -63,10 +68,12 @@ def _decode(payload):
 def parse_request(row: dict) -> ParsedRequest:
     """Turn one TorchServe request row into texts to score, or raise BadRequest."""
     payload = _decode(row.get("data", row.get("body")) if isinstance(row, dict) else row)
+    explain = False
     if isinstance(payload, dict):
         key = next((k for k in ("text", "texts", "data") if k in payload), None)
         if key is None:
             raise BadRequest("JSON body needs a 'text' field")
+        explain = payload.get("explain") is True
         payload = payload[key]
     if isinstance(payload, str):
         texts, single = [payload], True
@@ -83,7 +90,9 @@ def parse_request(row: dict) -> ParsedRequest:
             raise BadRequest(f"text[{i}] is not a string")
         if len(text) > MAX_TEXT_CHARS:
             raise BadRequest(f"text[{i}] is longer than {MAX_TEXT_CHARS} characters")
-    return ParsedRequest(texts, single)
+    if explain and len(texts) > MAX_EXPLAINED_TEXTS:
+        raise BadRequest(f"at most {MAX_EXPLAINED_TEXTS} texts per request with explain")
+    return ParsedRequest(texts, single, explain)
 
 
 class SentimentHandler(BaseHandler):
@@ -95,6 +104,10 @@ class SentimentHandler(BaseHandler):
     def predict_positive(self, texts: list[str]) -> np.ndarray:
         """P(positive) for each cleaned text, in order."""
         raise NotImplementedError
+
+    def explain_text(self, text: str) -> Explanation:
+        """Per-character weights of one cleaned text; by default occlusion on the model as served."""
+        return occlusion(self.predict_positive, text)
 
     def initialize(self, context):
         self.context = context
@@ -113,7 +126,8 @@ class SentimentHandler(BaseHandler):
         for row in data:
             try:
                 request = parse_request(row)
-                parsed.append(ParsedRequest([clean_text(t) for t in request.texts], request.single))
+                parsed.append(ParsedRequest([clean_text(t) for t in request.texts], request.single,
+                                            request.explain, request.texts))
             except BadRequest as exc:
                 parsed.append(exc)
         return parsed
@@ -125,7 +139,9 @@ class SentimentHandler(BaseHandler):
         probabilities = iter(self.predict_positive(flat) if flat else [])
         return [
             r if isinstance(r, BadRequest)
-            else ScoredRequest([float(next(probabilities)) for _ in r.texts], r.single)
+            else ScoredRequest([float(next(probabilities)) for _ in r.texts], r.single,
+                               [word_spans(raw, self.explain_text(t)) for raw, t in zip(r.raw, r.texts)]
+                               if r.explain else None)
             for r in data
         ]
 
@@ -137,9 +153,11 @@ class SentimentHandler(BaseHandler):
         if isinstance(item, BadRequest):
             return {"error": str(item)}
         results = []
-        for p_positive in item.positive:
+        for k, p_positive in enumerate(item.positive):
             label = int(p_positive >= 0.5)
             results.append({"label": LABELS[label], "confidence": p_positive if label else 1.0 - p_positive})
+            if item.explanations is not None:
+                results[-1]["explanation"] = item.explanations[k]
         return results[0] if item.single else results
 
     def handle(self, data, context):

@@ -3,7 +3,8 @@ import os
 
 from handlers.artifacts import FAST_MODEL_FILE
 from handlers.base import SentimentHandler
-from handlers.fast_model import FastScorer
+from handlers.explain import Explanation
+from handlers.fast_model import FastScorer, linear_contributions
 
 
 class FastHandler(SentimentHandler):
@@ -12,3 +13,8 @@ class FastHandler(SentimentHandler):
 
     def predict_positive(self, texts):
         return self.score(texts)
+
+    def explain_text(self, text):
+        """Exact: each feature's share of the linear model's logit, on the characters it came from."""
+        weights, bias, logit = linear_contributions(self.score.pipeline, text)
+        return Explanation(weights, logit, bias, "linear")

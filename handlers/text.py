@@ -15,3 +15,32 @@ def clean_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_FULL_WIDTH).lower()
     text = _LONG_REPEAT.sub(r"\1\1\1", text)
     return _WHITESPACE.sub(" ", text).strip()
+
+
+def clean_text_with_offsets(text: str) -> tuple[str, list[int]]:
+    """clean_text(text), and for each of its characters the index in `text` it came from.
+
+    Explanations are computed on the cleaned text and shown on the text as sent. Each step of
+    clean_text is replayed on (character, origin) pairs; when that cannot reproduce clean_text
+    exactly (input that NFC recomposes, or case mappings that depend on context), origins are
+    spread proportionally instead."""
+    cleaned = clean_text(text)
+    pairs = [(low, i) for i, char in enumerate(text.translate(_FULL_WIDTH)) for low in char.lower()]
+    squeezed, run = [], 0
+    for k, (char, origin) in enumerate(pairs):
+        run = run + 1 if k and char == pairs[k - 1][0] else 1
+        if run <= 3:
+            squeezed.append((char, origin))
+    spaced = []
+    for char, origin in squeezed:
+        if char.isspace():
+            if spaced and spaced[-1][0] != " ":
+                spaced.append((" ", origin))
+        else:
+            spaced.append((char, origin))
+    if spaced and spaced[-1][0] == " ":
+        spaced.pop()
+    if "".join(c for c, _ in spaced) == cleaned:
+        return cleaned, [origin for _, origin in spaced]
+    scale = len(text) / max(len(cleaned), 1)
+    return cleaned, [min(int(k * scale), len(text) - 1) for k in range(len(cleaned))]

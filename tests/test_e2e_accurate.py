@@ -21,7 +21,7 @@ def test_seed_examples_on_the_accurate_model(full_stack):
     assert [body[k]["label"] for k in body] == ["positive", "negative"]
     assert [body[k]["text"] for k in body] == [SEED_POSITIVE, SEED_NEGATIVE]
     for item in body.values():
-        assert set(item) == {"text", "label", "confidence"} and 0.5 <= item["confidence"] <= 1.0
+        assert set(item) == {"text", "label", "confidence", "model"} and 0.5 <= item["confidence"] <= 1.0
 
 
 def test_seed_alias_routes_to_bert(full_stack):

@@ -30,7 +30,7 @@ def test_seed_examples_answer_in_seed_format(fast_stack):
     assert body["0"]["text"] == SEED_POSITIVE and body["0"]["label"] == "positive"
     assert body["1"]["text"] == SEED_NEGATIVE and body["1"]["label"] == "negative"
     for item in body.values():
-        assert set(item) == {"text", "label", "confidence"}
+        assert set(item) == {"text", "label", "confidence", "model"} and item["model"] == "fast"
         assert isinstance(item["confidence"], float) and 0.5 <= item["confidence"] <= 1.0
 
 

@@ -70,7 +70,7 @@ def test_each_request_logs_one_json_line_with_its_id(fast_stack):
 def test_predict_answers_carry_the_serving_version(fast_stack):
     response = requests.post(f"{fast_stack.gateway_url}/predict", json={"text": SEED_POSITIVE}, timeout=30)
     assert response.headers["X-Model-Version"] == "1"
-    assert set(response.json()["0"]) == {"text", "label", "confidence"}  # the seed's body, unchanged
+    assert set(response.json()["0"]) == {"text", "label", "confidence", "model"}  # the seed's, plus model
 
 
 def test_models_reports_what_torchserve_serves(fast_stack):

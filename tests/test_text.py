@@ -17,3 +17,15 @@ def test_composes_decomposed_hangul():
 
 def test_empty_stays_empty():
     assert clean_text("   ") == ""
+
+
+def test_offsets_point_back_into_the_text_as_sent():
+    from handlers.text import clean_text_with_offsets
+
+    for text in ("  ＡＢＣ  영화\t\n최고 ", "ㅋㅋㅋㅋㅋㅋㅋ 재밌다!!!!!!", "최고의   영화", "", "   ", "\u1100\u1161\u11a8 좋다"):
+        cleaned, offsets = clean_text_with_offsets(text)
+        assert cleaned == clean_text(text) and len(offsets) == len(cleaned)
+        assert offsets == sorted(offsets) and all(0 <= o < len(text) for o in offsets)
+    cleaned, offsets = clean_text_with_offsets("  ＡＢＣ  영화")
+    assert [cleaned[k] for k in range(len(cleaned))] == list("abc 영화")
+    assert offsets == [2, 3, 4, 5, 7, 8]  # the space keeps the first of the run it stands for

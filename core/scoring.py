@@ -1,0 +1,54 @@
+"""Scoring texts with a mode: `fast`, `accurate`, or `auto`, the cascade.
+
+In `auto` the fast model scores every text; a text whose fast confidence is below the threshold
+(chosen on dev: bench/cascade.py) goes on to the accurate model, whose answer it gets. If the
+accurate model cannot answer (down, not deployed, too slow), the fast answers stand: `auto` does
+not fail, and each item's `model` says which model answered it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.errors import BackendError
+from core.models import ACCURATE, FAST, ModelName
+from core.torchserve import TorchServeClient
+
+log = logging.getLogger(__name__)
+Mode = Literal["fast", "accurate", "auto"]
+AUTO: Mode = "auto"
+
+
+@dataclass
+class Scored:
+    items: list[dict]  # per text: label, confidence, model (+ explanation)
+    versions: dict[ModelName, str | None] = field(default_factory=dict)  # model -> version that answered
+    fell_back: bool = False  # auto: the accurate model could not answer
+
+
+def _ask(client: TorchServeClient, model: ModelName, texts: list[str], explain: bool, request_id: str | None):
+    answer = client.predict(model, texts, request_id=request_id, explain=explain)
+    return [{**result, "model": model} for result in answer.results], answer.version
+
+
+def score(client: TorchServeClient, mode: Mode, texts: list[str], threshold: float, explain: bool = False,
+          request_id: str | None = None) -> Scored:
+    if mode != AUTO:
+        items, version = _ask(client, mode, texts, explain, request_id)
+        return Scored(items, {mode: version})
+    items, version = _ask(client, FAST, texts, explain, request_id)
+    scored = Scored(items, {FAST: version})
+    unsure = [i for i, item in enumerate(items) if item.get("confidence", 1.0) < threshold]
+    if not unsure:
+        return scored
+    try:
+        better, version = _ask(client, ACCURATE, [texts[i] for i in unsure], explain, request_id)
+    except BackendError as exc:
+        log.warning("auto: the accurate model did not answer (%s); %d texts keep the fast answer", exc, len(unsure))
+        scored.fell_back = True
+        return scored
+    for i, item in zip(unsure, better):
+        items[i] = item
+    scored.versions[ACCURATE] = version
+    return scored
