@@ -1,8 +1,10 @@
-"""Changing what TorchServe serves, always together with the registry: promote, roll back, unload.
+"""Changing what is served: promote, roll back, smoke-test and discard candidates.
 
-Rollout and rollback share `promote`: make sure the version is registered, make it TorchServe's
-default (atomic for clients: the old version answers until the switch), record it in the registry,
-and unload every version but the serving and previous ones.
+Rollout and rollback share `promote`: make sure this server has the version registered (so a
+version that cannot load is never recorded), record it as serving in the registry (the desired
+state, shared by every server), then reconcile this server at once (set-default, atomic for
+clients, and unload what is neither serving nor previous). Other servers follow the registry on
+their own reconcile round (core/reconcile.py).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import logging
 
 from core.errors import BackendError
 from core.models import CANARY_LABELS, CANARY_TEXTS, ModelName
+from core.reconcile import reconcile
 from core.store import ModelStore, Version
 from core.torchserve import TorchServeClient
 
@@ -34,10 +37,12 @@ def smoke_test(client: TorchServeClient, version: Version) -> None:
 
 def promote(store: ModelStore, client: TorchServeClient, version: Version) -> None:
     ensure_registered(client, version)
-    client.set_default(version.model, version.version)
     store.promote(version.model, version.version)
     log.info("serving %s", version.tag)
-    retire(store, client, version.model)
+    outcome = reconcile(store, client, [version.model])
+    if not outcome.converged:
+        raise BackendError(f"{version.tag} is recorded as serving, but this server did not switch: "
+                           f"{'; '.join(outcome.errors)} (its reconcile loop retries)")
 
 
 def rollback(store: ModelStore, client: TorchServeClient, model: ModelName) -> tuple[Version, Version]:
@@ -47,16 +52,9 @@ def rollback(store: ModelStore, client: TorchServeClient, model: ModelName) -> t
     return target, current
 
 
-def retire(store: ModelStore, client: TorchServeClient, model: ModelName) -> None:
-    """Keep the serving and previous versions registered (instant rollback); unload the rest."""
-    keep = {v.version for v in (store.serving(model), store.previous(model)) if v}
-    for version in registered_versions(client, model) - keep:
-        client.unregister(model, version)
-        log.info("unloaded %s:%s", model, version)
-
-
-def discard(client: TorchServeClient, version: Version) -> None:
+def discard(store: ModelStore, client: TorchServeClient, version: Version) -> None:
     """Unload a candidate that will not be served (gated out or failed); its archive stays."""
+    store.reject(version.model, version.version)
     try:
         client.unregister(version.model, version.version)
     except BackendError as exc:

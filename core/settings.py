@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     timeout_seconds: float = Field(10.0, gt=0, description="Per TorchServe call; past it the client gets 504.")
     max_explain_texts: int = Field(8, ge=1, description="Texts per /predict request with explain: true "
                                                         "(explaining costs one model call per word).")
-    auto_threshold: float = Field(0.9, ge=0.5, le=1.0, description=
+    auto_threshold: float = Field(0.791, ge=0.5, le=1.0, description=
                                   "mode auto: a text whose fast confidence is below this goes on to the "
                                   "accurate model. Chosen on dev by `python -m bench.cascade`.")
     readiness_timeout_seconds: float = Field(2.0, gt=0, description=
@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     key_file: Optional[Path] = Field(None, description=
                                      "TorchServe's token keys (it writes them where it starts). "
                                      "Default: <run_dir>/key_file.json.")
+
+    reconcile_seconds: float = Field(5.0, gt=0, description=
+                                     "How often each stack's reconciler makes its TorchServe serve what the "
+                                     "registry says (a promotion reaches every replica within about this "
+                                     "plus the time to load the model).")
 
     # ---- training jobs (/train) ---------------------------------------------------------------
     job_dir: Optional[Path] = Field(None, description="Job status files, logs and the job lock. "

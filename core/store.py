@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 REGISTRY_FILE = "registry.json"
 LOCK_FILE = ".registry.lock"
 RECORDED_METRICS = ("test_accuracy", "test_rows", "train_rows", "created", "data_blob_ids")
+CANDIDATE, REJECTED = "candidate", "rejected"  # stages of a version a /train job is trying out
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,13 @@ class ModelStore:
             os.replace(tmp.name, self.path / REGISTRY_FILE)
 
     def add_version(self, model: ModelName, version: str, file: str, metrics: dict,
-                    serve_if_none: bool = False) -> Version:
+                    serve_if_none: bool = False, stage: str | None = None) -> Version:
+        """Record an archive. A `candidate` (a /train job's, until promoted or rejected) is left
+        alone by every server's reconciler while the job smoke-tests it."""
         with self._changing() as data:
             entry = self._entry(data, model)
-            entry["versions"][version] = {"file": file, **{k: metrics[k] for k in RECORDED_METRICS if k in metrics}}
+            entry["versions"][version] = {"file": file, **{k: metrics[k] for k in RECORDED_METRICS if k in metrics},
+                                          **({"stage": stage} if stage else {})}
             if serve_if_none and entry["serving"] is None:
                 entry["serving"] = version
         return self.get(model, version)
@@ -111,8 +115,17 @@ class ModelStore:
             entry = self._entry(data, model)
             if version not in entry["versions"]:
                 raise Conflict("unknown_version", f"{model} has no version {version}")
+            entry["versions"][version].pop("stage", None)
             if entry["serving"] != version:
                 entry["previous"], entry["serving"] = entry["serving"], version
+
+    def reject(self, model: ModelName, version: str) -> None:
+        """A candidate that will not be served; its archive stays in the store."""
+        with self._changing() as data:
+            self._entry(data, model)["versions"][version]["stage"] = REJECTED
+
+    def candidates(self, model: ModelName) -> set[str]:
+        return {v.version for v in self.versions(model) if v.info.get("stage") == CANDIDATE}
 
     def rollback_target(self, model: ModelName) -> Version:
         """The previous version, checked to be servable."""

@@ -1,12 +1,17 @@
-"""python -m deploy up|down|status|migrate — run the service from the model store's registry."""
+"""python -m deploy up|down|status|migrate — run the service from the model store's registry.
+
+    python -m deploy torchserve|gateway|reconcile — one process of a stack, in the foreground (what
+    `up` starts in the background; what each container of a pod runs).
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from core.models import FAST
-from deploy import processes
+from deploy import processes, reconciler
 from deploy.stack import Stack
 
 
@@ -36,10 +41,19 @@ def up(stack: Stack, timeout: float) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("action", choices=["up", "down", "status", "migrate"])
+    parser.add_argument("action", choices=["up", "down", "status", "migrate", "torchserve", "gateway", "reconcile"])
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for readiness")
     args = parser.parse_args(argv)
     stack = Stack()
+    if args.action == "torchserve":
+        stack.exec_torchserve()
+    if args.action == "gateway":
+        stack.exec_gateway()
+    if args.action == "reconcile":
+        logging.basicConfig(level=stack.settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        reconciler.run(stack)
+        return 0
     if args.action == "up":
         return up(stack, args.timeout)
     if args.action == "migrate":
@@ -47,7 +61,8 @@ def main(argv=None) -> int:
             print(f"model store: {line}")
         return 0
     if args.action == "down":
-        stopped = [name for name, stop in (("gateway", stack.stop_gateway), ("torchserve", stack.stop_torchserve)) if stop()]
+        stopped = [name for name, stop in (("gateway", stack.stop_gateway), ("reconciler", stack.stop_reconciler),
+                                           ("torchserve", stack.stop_torchserve)) if stop()]
         print("stopped: " + (", ".join(stopped) or "nothing was running"))
         return 0
     health = stack.health()

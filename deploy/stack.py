@@ -5,6 +5,7 @@ stack's addresses, model store and start-up models (from the registry) into its 
 """
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sys
@@ -120,26 +121,43 @@ class Stack:
         lines += [f"{k}={v}" for k, v in overrides.items()]
         return "\n".join(lines) + "\n"
 
-    def start_torchserve(self):
+    # ---- the three processes of a stack (one pod's worth): each runs in the foreground, exec'd ----
+    def exec_torchserve(self):
+        """Write this stack's TorchServe config and become TorchServe, in the foreground (a crash
+        ends the process, and with it a container)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.key_file.unlink(missing_ok=True)  # never let the gateway read a dead server's keys
         config = self.run_dir / "torchserve.properties"
         config.write_text(self.torchserve_properties())
-        command = [str(BIN / "torchserve"), "--start", "--foreground", "--ts-config", str(config),
-                   "--no-config-snapshots"]
         # TorchServe's launcher keeps one pid file in $TMPDIR and refuses a second server beside it:
         # a private TMPDIR lets `make deploy` and the tests' servers run side by side.
         tmp = self.run_dir / "tmp"
         tmp.mkdir(exist_ok=True)
-        return processes.spawn(command, self.run_dir / "torchserve.log", self._pid("torchserve"), self.run_dir,
-                               env={"LOG_LOCATION": str(self.run_dir / "logs"),
-                                    "METRICS_LOCATION": str(self.run_dir / "logs"), "TMPDIR": str(tmp)})
+        os.environ.update(LOG_LOCATION=str(self.run_dir / "logs"), METRICS_LOCATION=str(self.run_dir / "logs"),
+                          TMPDIR=str(tmp))
+        os.chdir(self.run_dir)
+        os.execv(BIN / "torchserve", ["torchserve", "--start", "--foreground", "--ts-config", str(config),
+                                      "--no-config-snapshots"])
 
-    def start_gateway(self):
+    def exec_gateway(self):
+        os.chdir(PROJECT_ROOT)
+        os.execv(BIN / "gunicorn", ["gunicorn", "-c", str(GUNICORN_CONFIG), "gateway.app:create_app()"])
+
+    def _spawn(self, role: str):
+        """`python -m deploy <role>` as a child in its own session, with this stack's settings."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         env = {**self.settings.as_env(), "PYTHONPATH": str(PROJECT_ROOT)}
-        command = [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "gateway.app:create_app()"]
-        return processes.spawn(command, self.run_dir / "gateway.log", self._pid("gateway"), PROJECT_ROOT, env=env)
+        return processes.spawn([sys.executable, "-m", "deploy", role], self.run_dir / f"{role}.log",
+                               self._pid(role), PROJECT_ROOT, env=env)
+
+    def start_torchserve(self):
+        return self._spawn("torchserve")
+
+    def start_gateway(self):
+        return self._spawn("gateway")
+
+    def start_reconciler(self):
+        return self._spawn("reconcile")
 
     def health(self) -> dict | None:
         try:
@@ -170,9 +188,10 @@ class Stack:
         processes.wait_for(up, timeout, "TorchServe", lambda: processes.running_pid(self._pid("torchserve")) is not None)
 
     def start(self, timeout: float = 180) -> dict:
-        """TorchServe, then the gateway; returns /health once the models can answer."""
+        """TorchServe, then its reconciler and the gateway; returns /health once the models answer."""
         self.start_torchserve()
         self.wait_torchserve(timeout)
+        self.start_reconciler()
         self.start_gateway()
         return self.wait_ready(timeout)
 
@@ -182,8 +201,12 @@ class Stack:
     def stop_gateway(self) -> bool:
         return processes.stop(self._pid("gateway"))
 
+    def stop_reconciler(self) -> bool:
+        return processes.stop(self._pid("reconcile"))
+
     def stop(self) -> None:
         self.stop_gateway()
+        self.stop_reconciler()
         self.stop_torchserve()
 
     def client(self, timeout: float | None = None) -> TorchServeClient:

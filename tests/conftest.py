@@ -63,7 +63,7 @@ def running(stack: Stack):
 
 
 def print_log_tails(stack: Stack, lines: int = 30) -> None:
-    for log in ("torchserve.log", "gateway.log"):
+    for log in ("torchserve.log", "reconcile.log", "gateway.log"):
         path = stack.run_dir / log
         if path.exists():
             print(f"--- tail of {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))

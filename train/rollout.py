@@ -18,7 +18,7 @@ from core import serving
 from core.jobs import Jobs, JobStatus, now
 from core.models import FAST
 from core.settings import Settings, get_settings
-from core.store import ModelStore
+from core.store import CANDIDATE, ModelStore
 from core.torchserve import TorchServeClient
 from train import fast
 from train.archive import build_archive
@@ -47,12 +47,12 @@ def run(status: JobStatus, settings: Settings) -> None:
     version = store.next_version(FAST)
     model_dir = fast.save(pipeline, metrics, settings.models_dir / f"{FAST}.v{version}")
     mar = build_archive(FAST, model_dir, store.archive_path(FAST, version), version=version)
-    candidate = store.add_version(FAST, version, mar.name, metrics)
+    candidate = store.add_version(FAST, version, mar.name, metrics, stage=CANDIDATE)
     status.update(version=version)
 
-    step("register")
-    client.register(mar.name, FAST)
     try:
+        step("register")
+        client.register(mar.name, FAST)
         step("smoke test")
         serving.smoke_test(client, candidate)
 
@@ -62,12 +62,12 @@ def run(status: JobStatus, settings: Settings) -> None:
         if floor is not None and metrics["test_accuracy"] < floor - tolerance / 100:
             log.info("%s (%.4f) is below %s (%.4f) minus %.2f points: not promoted",
                      candidate.tag, metrics["test_accuracy"], serving_now.tag, floor, tolerance)
-            serving.discard(client, candidate)
+            serving.discard(store, client, candidate)
             status.update(state="succeeded", step="gate", progress=1.0, promoted=False, finished_at=now(),
                           reason=f"test accuracy {metrics['test_accuracy']:.4f} < serving {floor:.4f} - {tolerance} points")
             return
     except Exception:
-        serving.discard(client, candidate)
+        serving.discard(store, client, candidate)
         raise
 
     step("promote")

@@ -1,0 +1,71 @@
+"""Make one TorchServe serve what the registry says: the desired state lives in the model store.
+
+TorchServe keeps its own model list and is not cluster-aware, so every server (every pod) runs
+`reconcile` against the shared registry: register the serving and previous versions it lacks
+(from its own view of the store, by file name, so no server ever writes into the store), make the
+serving version the default, and unload every other version but a /train job's candidate. A promotion or rollback is a registry
+write; each server converges on its next round (`python -m deploy reconcile`, every
+`reconcile_seconds`), including one that was down or started mid-rollout.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from core.errors import BackendError
+from core.models import ModelName
+from core.store import ModelStore, Version
+from core.torchserve import TorchServeClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    actions: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    serving: dict[str, str | None] = field(default_factory=dict)  # model -> the default version now
+
+    @property
+    def converged(self) -> bool:
+        return not self.errors
+
+
+def _registered(client: TorchServeClient, model: ModelName) -> tuple[set[str], str | None]:
+    described = client.describe(model)
+    versions = {d.get("modelVersion") for d in client.versions(model)} if described else set()
+    return versions, described.get("modelVersion") if described else None
+
+
+def reconcile_model(store: ModelStore, client: TorchServeClient, model: ModelName, outcome: Outcome) -> None:
+    serving, previous = store.serving(model), store.previous(model)
+    desired: list[Version] = [v for v in (serving, previous) if v and (store.path / v.file).is_file()]
+    registered, default = _registered(client, model)
+    for version in desired:  # serving first: it is the one clients need
+        if version.version not in registered:
+            client.register(version.file, model)
+            registered.add(version.version)
+            outcome.actions.append(f"registered {version.tag}")
+    if serving and serving.version in registered and default != serving.version:
+        client.set_default(model, serving.version)
+        outcome.actions.append(f"default {serving.tag}")
+        default = serving.version
+    keep = {v.version for v in desired} | {default} | store.candidates(model)  # a job is trying those out
+    for version in sorted(registered - keep):
+        client.unregister(model, version)
+        outcome.actions.append(f"unloaded {model}:{version}")
+    outcome.serving[model] = default
+
+
+def reconcile(store: ModelStore, client: TorchServeClient, models: list[ModelName]) -> Outcome:
+    """One round over `models`; a failure on one model is reported and retried next round."""
+    outcome = Outcome()
+    for model in models:
+        try:
+            reconcile_model(store, client, model, outcome)
+        except BackendError as exc:
+            outcome.errors.append(f"{model}: {exc}")
+            log.warning("reconcile %s: %s", model, exc)
+    for action in outcome.actions:
+        log.info("reconcile: %s", action)
+    return outcome

@@ -1,0 +1,37 @@
+"""`python -m deploy reconcile`: keep this stack's TorchServe serving what the shared registry says.
+
+One round every `reconcile_seconds` (core/reconcile.py does the work). Each round's outcome goes to
+<run_dir>/reconcile.json (time, default version per model, actions, errors) for operators and tests.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+
+from core.jobs import now
+from core.reconcile import reconcile
+from deploy.stack import Stack
+
+log = logging.getLogger("reconciler")
+STATUS_FILE = "reconcile.json"
+
+
+def run(stack: Stack) -> None:
+    settings, store = stack.settings, stack.store
+    client = stack.client(timeout=settings.timeout_seconds)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    while not stopping.is_set():
+        started = time.monotonic()
+        outcome = reconcile(store, client, settings.served_models)
+        status = {"at": now(), "seconds": round(time.monotonic() - started, 2), "serving": outcome.serving,
+                  "actions": outcome.actions, "errors": outcome.errors}
+        tmp = stack.run_dir / f".{STATUS_FILE}.tmp"
+        tmp.write_text(json.dumps(status))
+        os.replace(tmp, stack.run_dir / STATUS_FILE)
+        stopping.wait(settings.reconcile_seconds)
+    log.info("stopped")
