@@ -9,7 +9,7 @@ NSMC_DIR ?= $(abspath $(wildcard ../shared/nsmc))
 export NSMC_DIR
 
 .PHONY: help setup train train-fast train-bert train-bert-gpu migrate-store archive archive-accurate deploy stop \
-        status test lint-imports bench soak clean
+        status test lint-imports validate-deploy image bench soak clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "make %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,13 @@ bench: archive ## gateway vs TorchServe vs seed-style app, side by side (~9 min;
 
 soak: archive ## 5 minutes of steady traffic on both paths: errors, latency, memory drift
 	$(PY) -m bench.soak $(SOAK_ARGS)
+
+validate-deploy: setup ## lint and validate the images, compose.yaml and the Kubernetes manifests offline
+	$(PY) -m pytest tests/test_manifests.py
+
+IMAGE ?= nsmc-sentiment
+image: archive ## build the CPU container image with podman (the archives seed the store)
+	podman build --format docker -f deploy/docker/Dockerfile -t $(IMAGE) .
 
 clean: stop ## stop, and remove run/ and logs/
 	rm -rf run logs

@@ -16,7 +16,7 @@ from core.settings import get_settings
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gateway", default="http://127.0.0.1:5000")
+    parser.add_argument("--gateway", default=get_settings().gateway_url)
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between /predict calls")
     args = parser.parse_args(argv)
     settings = get_settings()

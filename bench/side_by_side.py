@@ -116,7 +116,7 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="1 s warm-up and 3 s per cell (trials)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before each measured window")
     parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per cell")
-    parser.add_argument("--paths", nargs="+", choices=["fast", "accurate"], default=["fast", "accurate"])
+    parser.add_argument("--paths", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[1, 32], help="reviews per request")
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from handlers.artifacts import FAST_MODEL_FILE
-
-from core.settings import PROJECT_ROOT
+from core.paths import PROJECT_ROOT
+from handlers.artifacts import FAST_MODEL_FILE, LABELS
 
 ModelName = Literal["fast", "accurate"]
 FAST: ModelName = "fast"
@@ -53,4 +52,4 @@ LEGACY_NAMES: dict[str, ModelName] = {"nsmc_fast": FAST, "nsmc_bert": ACCURATE}
 CANARY_POSITIVE = "음악이 주가 된, 최고의 음악영화"
 CANARY_NEGATIVE = "발연기 도저히 못보겠다 진짜 이렇게 연기를 못할거라곤 상상도 못했네"
 CANARY_TEXTS = (CANARY_POSITIVE, CANARY_NEGATIVE)
-CANARY_LABELS = ("positive", "negative")
+CANARY_LABELS = (LABELS[1], LABELS[0])

@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from core.models import MODELS, ModelName
+from core.paths import PROJECT_ROOT
+
 ENV_PREFIX = "SENTIMENT_"
 
 
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     nsmc_cache_dir: Path = Field(Path.home() / ".cache" / "nsmc", description=
                                  "Where the corpus is downloaded to (and found by `make test`).")
 
-    served_models: list[Literal["fast", "accurate"]] = Field(["fast", "accurate"], description=
+    served_models: list[ModelName] = Field(list(MODELS), description=
                                                              "Models this deployment serves: loaded at start, "
                                                              "checked by /readyz. JSON list in the environment.")
 

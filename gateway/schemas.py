@@ -16,7 +16,8 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, RootModel, St
 from flask import request
 
 from core.errors import InvalidRequest
-from core.models import ACCURATE, FAST
+from core.models import ACCURATE, FAST, ModelName
+from handlers.artifacts import LABELS
 from core.scoring import Mode
 
 # ---- requests ------------------------------------------------------------------------------------
@@ -29,7 +30,7 @@ class PredictRequestBase(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     text: Any  # narrowed with the configured limits by predict_request_model
-    mode: Optional[Literal["fast", "accurate", "auto"]] = Field(
+    mode: Optional[Mode] = Field(
         None, description="fast, accurate, or auto (the fast model answers when it is sure, the accurate one "
                           "when it is not); wins over the seed-era flags")
     explain: StrictBool = Field(False, description="also return, per text, the word spans that pushed the label "
@@ -103,9 +104,9 @@ class Explanation(BaseModel):
 
 class Prediction(BaseModel):
     text: str = Field(description="the review as sent")
-    label: Literal["positive", "negative"]
+    label: Literal[LABELS]
     confidence: float = Field(ge=0.5, le=1.0, description="probability of the label")
-    model: Literal["fast", "accurate"] = Field(description="which model answered (auto picks per text)")
+    model: ModelName = Field(description="which model answered (auto picks per text)")
     explanation: Optional[Explanation] = Field(None, description="with explain: true")
 
 
@@ -142,7 +143,7 @@ class HealthResponse(BaseModel):
                     "unreachable")
     gateway: Literal["ok"]
     torchserve: Literal["ok", "unreachable"]
-    models: dict[Literal["fast", "accurate"], ModelHealth]
+    models: dict[ModelName, ModelHealth]
 
 
 class JobError(BaseModel):
@@ -191,7 +192,7 @@ class CanaryCheck(BaseModel):
 
 class ReadyResponse(BaseModel):
     status: Literal["ready", "not_ready"]
-    models: dict[Literal["fast", "accurate"], CanaryCheck]
+    models: dict[ModelName, CanaryCheck]
 
 
 class VersionInfo(BaseModel):
@@ -211,7 +212,7 @@ class ModelInfo(BaseModel):
                                                    "or reachable: false")
 
 
-class ModelsResponse(RootModel[dict[Literal["fast", "accurate"], ModelInfo]]):
+class ModelsResponse(RootModel[dict[ModelName, ModelInfo]]):
     """One entry per model."""
 
 
