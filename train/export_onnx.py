@@ -34,7 +34,12 @@ def export_onnx(model_dir: Path, dest: Path, int8: bool = True) -> Path:
                           input_names=["input_ids", "attention_mask"], output_names=["logits"],
                           dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
         if int8:
-            quantize_dynamic(str(fp32), str(dest), weight_type=QuantType.QInt8)
+            root = logging.getLogger()
+            level, _ = root.level, root.setLevel(max(root.level, logging.WARNING))  # its per-tensor INFO lines
+            try:
+                quantize_dynamic(str(fp32), str(dest), weight_type=QuantType.QInt8)
+            finally:
+                root.setLevel(level)
         else:
             fp32.replace(dest)
     log.info("exported %s to %s (%.1f MB)", model_dir, dest, dest.stat().st_size / 1e6)
