@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from core.store import ModelStore
+from deploy import processes
 from tests.conftest import make_stack, running
 from tests.helpers import Traffic
 from train.archive import build_archive, publish
@@ -129,7 +130,7 @@ def readyz(stack) -> int:
 
 def test_readiness_turns_503_when_workers_hang_and_200_when_they_resume(fault_stack):
     """/health reports what TorchServe believes (READY); /readyz asks the model itself."""
-    assert readyz(fault_stack) == 200
+    wait_until(lambda: readyz(fault_stack) == 200, 30, "readiness 200")
     pids = worker_pids(fault_stack)
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
@@ -144,3 +145,42 @@ def test_readiness_turns_503_when_workers_hang_and_200_when_they_resume(fault_st
     resumed = time.monotonic()
     wait_until(lambda: readyz(fault_stack) == 200, 30, "readiness 200")
     print(f"readiness: 503 {flipped_down:.1f}s after SIGSTOP, 200 {time.monotonic() - resumed:.1f}s after SIGCONT")
+
+
+def test_sigterm_drains_the_gateway_finishing_requests_in_flight(fault_stack):
+    """What a pod's termination does: the gateway stops accepting, finishes what it holds, exits."""
+    import socket
+
+    gateway = processes.running_pid(fault_stack.run_dir / "gateway.pid")
+    host, port = fault_stack.settings.gateway_bind.split(":")
+    body = json.dumps({"text": "좋다"}).encode()
+    in_flight = socket.create_connection((host, int(port)))
+    in_flight.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body) + body[:5])
+    time.sleep(0.5)
+    os.kill(gateway, signal.SIGTERM)
+
+    def refused() -> bool:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            return False
+        except OSError:
+            return True
+
+    wait_until(refused, 8, "new connections refused after SIGTERM")
+    in_flight.sendall(body[5:])  # the request that was in flight completes
+    in_flight.settimeout(15)
+    answer = in_flight.recv(65536)
+    in_flight.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    wait_until(lambda: exited(gateway), 15, "gateway exit")
+    fault_stack.start_gateway()  # for whatever runs after
+    fault_stack.wait_ready(120)
+
+
+def exited(pid: int) -> bool:
+    """Our child `pid` has exited (reaped here, so its zombie does not look alive)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        return True
