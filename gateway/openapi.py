@@ -48,7 +48,7 @@ def operations(settings: Settings) -> list[Operation]:
               "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}
     model_name = {"name": "name", "in": "path", "required": True,
                   "schema": {"type": "string", "enum": [m for m, spec in MODELS.items() if spec.retrainable]}}
-    predict_body = schemas.predict_request_model(settings.max_texts, settings.max_text_chars)
+    predict_body = schemas.predict_request_model(settings.max_texts, settings.max_text_chars, settings.max_explain_texts)
     return [
         Operation("post", "/predict", "Label one review or a list of reviews",
                   {200: (schemas.PredictResponse, "a label and confidence per review"),

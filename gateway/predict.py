@@ -1,7 +1,7 @@
 """POST /predict: validate, score with the chosen mode (core/scoring.py), answer in the seed's shape."""
 from flask import Blueprint, jsonify
 
-from core.errors import BackendError, InvalidRequest
+from core.errors import BackendError
 from core.scoring import score
 from gateway.metrics import CASCADE_FALLBACKS, REVIEWS
 from gateway.observability import note, request_id
@@ -14,12 +14,10 @@ blueprint = Blueprint("predict", __name__)
 @blueprint.post("/predict")
 def predict():
     settings = get_settings()
-    body = parse(predict_request_model(settings.max_texts, settings.max_text_chars), request_json())
+    request_model = predict_request_model(settings.max_texts, settings.max_text_chars, settings.max_explain_texts)
+    body = parse(request_model, request_json())
     texts, mode = body.texts, body.resolved_mode
     note(model=mode, texts=len(texts))
-    if body.explain and len(texts) > settings.max_explain_texts:
-        raise InvalidRequest(message=f"text: at most {settings.max_explain_texts} texts per request with explain",
-                             field="text")
     scored = score(get_client(), mode, texts, settings.auto_threshold, body.explain, request_id())
     note(version=",".join(f"{m}:{v}" for m, v in scored.versions.items()) if mode == "auto"
          else scored.versions.get(mode))

@@ -11,7 +11,7 @@ import functools
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, RootModel, StrictBool,
-                      StrictStr, StringConstraints, Tag, ValidationError, create_model)
+                      StrictStr, StringConstraints, Tag, ValidationError, create_model, model_validator)
 
 from flask import request
 
@@ -61,17 +61,32 @@ def _one_or_many(value) -> str:
 
 
 @functools.lru_cache
-def predict_request_model(max_texts: int, max_text_chars: int) -> type[PredictRequestBase]:
+def predict_request_model(max_texts: int, max_text_chars: int, max_explain_texts: int) -> type[PredictRequestBase]:
     review = Annotated[StrictStr, StringConstraints(min_length=1, max_length=max_text_chars, pattern=r"\S")]
     reviews = Annotated[list[review], Field(min_length=1, max_length=max_texts)]
     # Tagged by the JSON type sent, so a bad list reports the bad item, not "should be a string".
     text = Annotated[Union[Annotated[review, Tag("one")], Annotated[reviews, Tag("many")]],
                      Discriminator(_one_or_many)]
-    return create_model(
+    def explain_limit(request):
+        if request.explain and len(request.texts) > max_explain_texts:  # raised as is: 400, field "text"
+            raise InvalidRequest(message=f"text: at most {max_explain_texts} texts per request with explain",
+                                 field="text")
+        return request
+
+    model = create_model(
         "PredictRequest", __base__=PredictRequestBase,
+        __validators__={"explain_limit": model_validator(mode="after")(explain_limit)},
         text=(text, Field(description=f"a review, or a list of 1 to {max_texts} reviews; "
-                                      f"each 1 to {max_text_chars} characters, not blank")),
+                                      f"each 1 to {max_text_chars} characters, not blank; "
+                                      f"at most {max_explain_texts} with explain")),
     )
+    # The same limit in the document (JSON Schema 2020-12 if/then), so clients and fuzzers see it.
+    model.model_config["json_schema_extra"] = {
+        "if": {"properties": {"explain": {"const": True}}, "required": ["explain"]},
+        "then": {"properties": {"text": {"anyOf": [{"type": "string"},
+                                                    {"type": "array", "maxItems": max_explain_texts}]}}}}
+    model.model_rebuild(force=True)
+    return model
 
 
 class TrainRequest(BaseModel):

@@ -117,9 +117,6 @@ class SentimentHandler(BaseHandler):
         self.handler_config = (getattr(context, "model_yaml_config", None) or {}).get("handler") or {}
         started = time.perf_counter()
         self.load_model(properties["model_dir"], properties)
-        # Lazy state (kiwipiepy's analyzer takes seconds) loads now, before the worker says READY,
-        # not in the first client's request.
-        self.predict_positive([clean_text("워밍업 리뷰입니다")])
         log.info("%s ready in %.1fs", type(self).__name__, time.perf_counter() - started)
         self.initialized = True
 

@@ -55,8 +55,10 @@ def cluster(tmp_path_factory, model_store):
     for item in model_store.iterdir():
         if item.name.startswith(FAST) or item.name == "registry.json":
             shutil.copy2(item, store / item.name)
+    # Four pods share these 2 cores (a real pod has its own): while three of them load a new version
+    # at once, a request can wait past the default 10 s, so the gateways here wait up to 30 s.
     common = dict(admin_token=TOKEN, job_dir=shared / "jobs", models_dir=shared / "models",
-                  test_limit=FIXTURE_TEST_ROWS, reconcile_seconds=RECONCILE_S)
+                  test_limit=FIXTURE_TEST_ROWS, reconcile_seconds=RECONCILE_S, timeout_seconds=30)
     pods = [make_stack(tmp_path_factory.mktemp(f"pod{i}"), store, (FAST,), **common) for i in range(4)]
     starters = [threading.Thread(target=pod.start, args=(300,)) for pod in pods[:3]]
     for starter in starters:
