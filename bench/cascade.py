@@ -22,16 +22,29 @@ no model or file; tests/test_cascade.py covers them.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bench.archives import load_archive
+from core.models import ACCURATE, FAST, MODELS
+from core.settings import get_settings
+from core.store import ModelStore
+from handlers.accurate_handler import AccurateHandler
+from handlers.artifacts import BLEND_FAST_MODEL_FILE, FAST_MODEL_FILE
+from handlers.fast_handler import FastHandler
+from handlers.text import clean_text
+from train.bert.predict import accuracy
+from train.blend import fast_dev_probs
+from train.data import load_split, train_dev_split
 
 TOLERANCE = 0.001  # 0.1 accuracy point
 ECE_BINS = 15
@@ -51,10 +64,6 @@ def confidence(positive: np.ndarray) -> np.ndarray:
 def predicted(positive: np.ndarray) -> np.ndarray:
     """The returned label, as the handlers decide it (positive when p >= 0.5)."""
     return (np.asarray(positive) >= 0.5).astype(np.int64)
-
-
-def accuracy(positive: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(predicted(positive) == np.asarray(labels)))
 
 
 def sent_on(fast: np.ndarray, threshold: float) -> np.ndarray:
@@ -148,38 +157,6 @@ def coarse(curve: list[CurvePoint], step: float) -> list[CurvePoint]:
 
 # ---- I/O: data, archives, caches -----------------------------------------------------------------
 
-def _extract(archive: Path, workdir: Path) -> tuple[dict, dict]:
-    """Unpack a .mar; (its manifest, the `handler:` section of its model config)."""
-    import yaml
-
-    with zipfile.ZipFile(archive) as mar:
-        mar.extractall(workdir)
-    manifest_path = workdir / "MAR-INF" / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    configs = list(workdir.glob("*.yaml"))
-    model_config = yaml.safe_load(configs[0].read_text()) if configs else {}
-    return manifest, (model_config or {}).get("handler") or {}
-
-
-def load_fast_handler(archive: Path, workdir: Path):
-    """FastHandler initialized from the archive, as a TorchServe worker would."""
-    from core.handler_context import torchserve_context
-    from handlers.fast_handler import FastHandler
-
-    manifest, handler_config = _extract(archive, workdir)
-    context = torchserve_context(workdir, manifest.get("model", {}).get("serializedFile"))
-    context.model_yaml_config = {"handler": handler_config}
-    handler = FastHandler()
-    handler.initialize(context)
-    return handler
-
-
-def load_accurate_handler(archive: Path, workdir: Path):
-    from bench.served_accuracy import load_from_archive
-
-    return load_from_archive(archive, workdir)
-
-
 def _archive_key(archive: Path, rows: int) -> dict:
     stat = archive.stat()
     return {"archive": str(archive), "bytes": stat.st_size, "mtime": stat.st_mtime, "rows": rows}
@@ -200,7 +177,6 @@ def cached(path: Path, key: dict, compute, refresh: bool) -> tuple[np.ndarray, b
 
 def same_fast_model(fast_archive: Path, accurate_archive: Path) -> bool | None:
     """Whether the accurate archive's blend carries the fast archive's model (CRC and size)."""
-    from handlers.artifacts import BLEND_FAST_MODEL_FILE, FAST_MODEL_FILE
 
     try:
         with zipfile.ZipFile(fast_archive) as a, zipfile.ZipFile(accurate_archive) as b:
@@ -324,9 +300,6 @@ def print_curve(dev: list[CurvePoint], test: list[CurvePoint], chosen: float) ->
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    from core.models import ACCURATE, FAST, MODELS
-    from core.settings import get_settings
-    from core.store import ModelStore
 
     settings = get_settings()
     store = ModelStore(settings.model_store)
@@ -344,9 +317,6 @@ def main(argv=None) -> int:
         if not archive.is_file():
             parser.error(f"{archive} does not exist: `make archive` builds it")
 
-    from handlers.text import clean_text
-    from train.blend import fast_dev_probs
-    from train.data import load_split, train_dev_split
 
     started_all = time.perf_counter()
     timings, from_cache = {}, {}
@@ -369,7 +339,7 @@ def main(argv=None) -> int:
     dev_texts = [clean_text(t) for t in dev.texts]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        accurate_handler = load_accurate_handler(args.accurate_archive, Path(tmp))
+        accurate_handler = load_archive(AccurateHandler(), args.accurate_archive, Path(tmp))
         timings["accurate_handler_load_s"] = _r(time.perf_counter() - started, 1)
         weight = float(accurate_handler.bert_weight)
         blend_file = Path(tmp) / "blend.json"
@@ -378,7 +348,7 @@ def main(argv=None) -> int:
         print(f"BERT on dev ({len(dev):,} reviews, {runtime}); blend weight w = {weight}", flush=True)
         bert_dev, from_cache["bert_dev"], seconds = cached(
             args.eval_dir / "bert_dev_probs_served.npy", _archive_key(args.accurate_archive, len(dev)),
-            lambda: accurate_handler.bert_positive(dev_texts), args.refresh)
+            functools.partial(accurate_handler.bert_positive, dev_texts), args.refresh)
         timings["bert_dev_score_s"] = _r(seconds, 1)
 
         # ---- test, as served: the accurate archive's predict_positive --------------------------
@@ -388,7 +358,7 @@ def main(argv=None) -> int:
         print(f"accurate (served blend) on test ({len(test):,} reviews)", flush=True)
         accurate_test, from_cache["accurate_test"], seconds = cached(
             args.eval_dir / "accurate_test_probs_served.npy", _archive_key(args.accurate_archive, len(test)),
-            lambda: accurate_handler.predict_positive(test_texts), args.refresh)
+            functools.partial(accurate_handler.predict_positive, test_texts), args.refresh)
         timings["accurate_test_score_s"] = _r(seconds, 1)
         del accurate_handler
 
@@ -398,7 +368,7 @@ def main(argv=None) -> int:
         state = {}
 
         def score_fast():
-            state["handler"] = load_fast_handler(args.fast_archive, Path(tmp))
+            state["handler"] = load_archive(FastHandler(), args.fast_archive, Path(tmp))
             return state["handler"].predict_positive(test_texts)
 
         fast_test, from_cache["fast_test"], seconds = cached(

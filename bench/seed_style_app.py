@@ -11,34 +11,19 @@ answers the gateway's JSON, without the gateway's validation (the seed had none)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
-import yaml
 from flask import Flask, jsonify, request
 
-from handlers.base import SentimentHandler
-from core.handler_context import torchserve_context
+from bench.archives import load_archive
 from core.models import ACCURATE, FAST
 from core.settings import get_settings
 from core.store import ModelStore
 from handlers.accurate_handler import AccurateHandler
+from handlers.base import SentimentHandler
 from handlers.fast_handler import FastHandler
-
-
-def load_archive(handler: SentimentHandler, mar: Path, into: Path) -> SentimentHandler:
-    """Unpack a .mar and initialize `handler` from it as a TorchServe worker would."""
-    with zipfile.ZipFile(mar) as archive:
-        archive.extractall(into)
-    manifest = json.loads((into / "MAR-INF" / "MANIFEST.json").read_text())["model"]
-    context = torchserve_context(into, serialized_file=manifest.get("serializedFile"))
-    config = manifest.get("configFile")
-    context.model_yaml_config = yaml.safe_load((into / config).read_text()) if config else {}
-    handler.initialize(context)
-    return handler
 
 
 def score(handler: SentimentHandler, texts: list[str]) -> list[dict]:

@@ -9,27 +9,17 @@ import argparse
 import json
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from bench.bert_speed import load
+from bench.archives import load_archive
 from core.models import ACCURATE
 from core.settings import get_settings
 from core.store import ModelStore
 from handlers.accurate_handler import AccurateHandler
 from handlers.text import clean_text
 from train.data import load_split
-
-
-def load_from_archive(archive: Path, workdir: Path) -> AccurateHandler:
-    with zipfile.ZipFile(archive) as mar:
-        mar.extractall(workdir)
-    configs = list(workdir.glob("*.yaml"))
-    model_config = yaml.safe_load(configs[0].read_text()) if configs else {}
-    return load(workdir, model_config.get("handler", {}))
 
 
 def main(argv=None):
@@ -43,7 +33,7 @@ def main(argv=None):
     test = load_split("test", args.data_dir)
     texts, labels = [clean_text(t) for t in test.texts], np.asarray(test.labels)
     with tempfile.TemporaryDirectory() as tmp:
-        handler = load_from_archive(args.archive, Path(tmp))
+        handler = load_archive(AccurateHandler(), args.archive, Path(tmp))
         started = time.perf_counter()
         served = handler.predict_positive(texts)  # the code path inference() runs
         seconds = time.perf_counter() - started

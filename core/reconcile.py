@@ -31,10 +31,16 @@ class Outcome:
         return not self.errors
 
 
+def registered_versions(client: TorchServeClient, model: ModelName) -> set[str]:
+    return {d.get("modelVersion") for d in client.versions(model)}
+
+
 def _registered(client: TorchServeClient, model: ModelName) -> tuple[set[str], str | None]:
+    """The versions this server has of `model`, and its default one."""
     described = client.describe(model)
-    versions = {d.get("modelVersion") for d in client.versions(model)} if described else set()
-    return versions, described.get("modelVersion") if described else None
+    if described is None:
+        return set(), None
+    return registered_versions(client, model), described.get("modelVersion")
 
 
 def reconcile_model(store: ModelStore, client: TorchServeClient, model: ModelName, outcome: Outcome) -> None:

@@ -12,15 +12,11 @@ import logging
 
 from core.errors import BackendError
 from core.models import CANARY_LABELS, CANARY_TEXTS, ModelName
-from core.reconcile import reconcile
+from core.reconcile import reconcile, registered_versions
 from core.store import ModelStore, Version
 from core.torchserve import TorchServeClient
 
 log = logging.getLogger(__name__)
-
-
-def registered_versions(client: TorchServeClient, model: ModelName) -> set[str]:
-    return {d.get("modelVersion") for d in client.versions(model)}
 
 
 def ensure_registered(client: TorchServeClient, version: Version) -> None:

@@ -7,6 +7,7 @@ Accepted request bodies, one per TorchServe request in a batch:
   {"text": "..."} or {"text": ["...", ...]}    JSON (also "texts" / "data" as the key)
   ["...", ...]                                  JSON list
   "..."                                         plain text, one review
+With "explain": true in a JSON object, each result also has an "explanation" (handlers/explain.py).
 A single text answers one {"label", "confidence"} object; a list answers a list of them.
 """
 from __future__ import annotations

@@ -10,6 +10,17 @@ from core.handler_context import torchserve_context  # noqa: F401  (tests import
 from core.models import CANARY_NEGATIVE as SEED_NEGATIVE, CANARY_POSITIVE as SEED_POSITIVE  # noqa: F401
 
 
+def wait_for_job(stack, job_id: str, timeout: float = 900) -> dict:
+    """Poll GET /train/<id> on `stack` until the job finishes; its final status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(f"{stack.gateway_url}/train/{job_id}", timeout=10).json()
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        time.sleep(1)
+    raise TimeoutError(job)
+
+
 class Traffic(threading.Thread):
     """Steady /predict traffic on the seed reviews until stopped (bounded by a deadline).
 

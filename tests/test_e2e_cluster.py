@@ -17,7 +17,7 @@ import requests
 from core.models import FAST
 from deploy import processes
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_log_tails
-from tests.helpers import SEED_POSITIVE, Traffic
+from tests.helpers import SEED_POSITIVE, Traffic, wait_for_job
 
 pytestmark = pytest.mark.e2e
 TOKEN = "cluster-admin-token"
@@ -91,10 +91,7 @@ def test_train_on_one_pod_reaches_every_pod_without_failures(cluster):
     late = threading.Thread(target=fourth.start, args=(300,))  # a pod that starts mid-rollout
     late.start()
 
-    deadline = time.monotonic() + 900
-    while (job := requests.get(f"{first_three[2].gateway_url}/train/{job_id}", timeout=10).json())["state"] \
-            not in ("succeeded", "failed") and time.monotonic() < deadline:
-        time.sleep(1)
+    job = wait_for_job(first_three[2], job_id)  # read on another pod: the status is cluster-wide too
     promoted_at = time.monotonic()
     assert job["state"] == "succeeded" and job["promoted"] is True and job["version"] == "2", job
     converged = wait_all(first_three, "2", promoted_at)

@@ -3,7 +3,6 @@ import pytest
 import requests
 
 from core.models import ACCURATE, FAST
-from tests.conftest import make_stack, running
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
 
 pytestmark = pytest.mark.e2e

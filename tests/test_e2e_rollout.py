@@ -10,7 +10,7 @@ import requests
 
 from core.store import ModelStore
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, running
-from tests.helpers import SEED_NEGATIVE, Traffic
+from tests.helpers import SEED_NEGATIVE, Traffic, wait_for_job
 
 pytestmark = pytest.mark.e2e
 TOKEN = "test-admin-token"
@@ -40,16 +40,6 @@ def served_version(stack):
 
 def registered_versions(stack) -> set[str]:
     return {v["modelVersion"] for v in stack.client().versions("fast")}
-
-
-def wait_for_job(stack, job_id, timeout=900):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = requests.get(f"{stack.gateway_url}/train/{job_id}", timeout=10).json()
-        if job["state"] in ("succeeded", "failed"):
-            return job
-        time.sleep(2)
-    raise TimeoutError(job)
 
 
 def test_changing_endpoints_need_the_admin_token(rollout_stack):
