@@ -9,7 +9,7 @@ NSMC_DIR ?= $(abspath $(wildcard ../shared/nsmc))
 export NSMC_DIR
 
 .PHONY: help setup train train-fast train-bert train-bert-gpu migrate-store archive archive-accurate deploy stop \
-        status test lint-imports validate-deploy image bench soak clean
+        status test lint-imports validate-deploy image bench soak memory clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "make %-18s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements.txt
 	         $(PY) -m pip install --quiet --progress-bar on -r requirements.txt'
 	touch $@
 
-train-fast: setup ## retrain the fast model on NSMC (~4 min on 2 cores)
+train-fast: setup ## retrain the fast model on NSMC (~3 min on 2 cores; ~2 min once Kiwi's analysis is cached)
 	$(PY) -m train.fast
 train: train-fast ## = train-fast
 # The shipped BERT's recipe, in steps rather than minutes so that any machine reproduces it:
@@ -65,6 +65,9 @@ bench: archive ## gateway vs TorchServe vs seed-style app, side by side (~9 min;
 
 soak: archive ## 5 minutes of steady traffic on both paths: errors, latency, memory drift
 	$(PY) -m bench.soak $(SOAK_ARGS)
+
+memory: archive ## PSS/RSS of every process: at start, after 3 /train promotions, a rejected one, a rollback (~12 min)
+	$(PY) -m bench.memory $(MEMORY_ARGS)
 
 validate-deploy: setup ## lint and validate the images, compose.yaml and the Kubernetes manifests offline
 	$(PY) -m pytest tests/test_manifests.py

@@ -19,6 +19,7 @@ from flask import Flask, jsonify, request
 
 from bench.archives import load_archive
 from core.models import ACCURATE, FAST
+from core.scoring import positive
 from core.settings import get_settings
 from core.store import ModelStore
 from handlers.accurate_handler import AccurateHandler
@@ -26,9 +27,9 @@ from handlers.base import SentimentHandler
 from handlers.fast_handler import FastHandler
 
 
-def score(handler: SentimentHandler, texts: list[str]) -> list[dict]:
+def score(handler: SentimentHandler, texts: list[str], **extra) -> list[dict]:
     """One request through the handler's own preprocess → inference → postprocess."""
-    return handler.postprocess(handler.inference(handler.preprocess([{"body": {"text": texts}}])))[0]
+    return handler.postprocess(handler.inference(handler.preprocess([{"body": {"text": texts, **extra}}])))[0]
 
 
 def create_app(fast: SentimentHandler, accurate: SentimentHandler) -> Flask:
@@ -40,7 +41,9 @@ def create_app(fast: SentimentHandler, accurate: SentimentHandler) -> Flask:
     def predict():
         body = request.get_json(force=True)
         texts = [body["text"]] if isinstance(body["text"], str) else body["text"]
-        results = score(fast if body.get("do_fast", True) else accurate, texts)
+        results = score(fast, texts)
+        if not body.get("do_fast", True):  # the served blend: BERT with the fast model's probabilities
+            results = score(accurate, texts, fast_positive=[positive(r) for r in results])
         return jsonify({str(i): {"text": t, **r} for i, (t, r) in enumerate(zip(texts, results))})
 
     @app.get("/health")

@@ -1,11 +1,13 @@
 """Make one TorchServe serve what the registry says: the desired state lives in the model store.
 
 TorchServe keeps its own model list and is not cluster-aware, so every server (every pod) runs
-`reconcile` against the shared registry: register the serving and previous versions it lacks
-(from its own view of the store, by file name, so no server ever writes into the store), make the
-serving version the default, and unload every other version but a /train job's candidate. A promotion or rollback is a registry
-write; each server converges on its next round (`python -m deploy reconcile`, every
-`reconcile_seconds`), including one that was down or started mid-rollout.
+`reconcile` against the shared registry: register the serving version if it lacks it (from its
+own view of the store, by file name, so no server ever writes into the store), make it the
+default, and unload every other version but a /train job's candidate. Only one version of a model
+holds workers (memory stays flat across retrains); a rollback registers the previous version
+again, which takes seconds. A promotion or rollback is a registry write; each server converges
+on its next round (`python -m deploy reconcile`, every `reconcile_seconds`), including one that
+was down or started mid-rollout.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 from core.errors import BackendError
 from core.models import ModelName
-from core.store import ModelStore, Version
+from core.store import ModelStore
 from core.torchserve import TorchServeClient
 
 log = logging.getLogger(__name__)
@@ -44,19 +46,19 @@ def _registered(client: TorchServeClient, model: ModelName) -> tuple[set[str], s
 
 
 def reconcile_model(store: ModelStore, client: TorchServeClient, model: ModelName, outcome: Outcome) -> None:
-    serving, previous = store.serving(model), store.previous(model)
-    desired: list[Version] = [v for v in (serving, previous) if v and (store.path / v.file).is_file()]
+    serving = store.serving(model)
+    if serving and not (store.path / serving.file).is_file():
+        serving = None
     registered, default = _registered(client, model)
-    for version in desired:  # serving first: it is the one clients need
-        if version.version not in registered:
-            client.register(version.file, model)
-            registered.add(version.version)
-            outcome.actions.append(f"registered {version.tag}")
-    if serving and serving.version in registered and default != serving.version:
+    if serving and serving.version not in registered:
+        client.register(serving.file, model)
+        registered.add(serving.version)
+        outcome.actions.append(f"registered {serving.tag}")
+    if serving and default != serving.version:
         client.set_default(model, serving.version)
         outcome.actions.append(f"default {serving.tag}")
         default = serving.version
-    keep = {v.version for v in desired} | {default} | store.candidates(model)  # a job is trying those out
+    keep = {default} | store.candidates(model)  # a job is trying those out
     for version in sorted(registered - keep):
         client.unregister(model, version)
         outcome.actions.append(f"unloaded {model}:{version}")

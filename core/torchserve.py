@@ -76,6 +76,11 @@ def _json_body(payload) -> dict:
     return {"data": json.dumps(payload, ensure_ascii=False).encode(), "headers": {"Content-Type": "application/json"}}
 
 
+# What TorchServe says (HTTP 500) when a worker dies or is stopped while it holds the request:
+# the worker restarts or the server is going down, so the client should retry, as on a 503.
+_WORKER_LOST = ("Worker died", "Worker scaled down")
+
+
 def _message(response: requests.Response) -> str:
     try:
         return str(response.json().get("message", response.reason))
@@ -134,19 +139,23 @@ class TorchServeClient:
         except requests.RequestException as exc:
             log.warning("key renewal failed: %s", exc)
 
-    def predict(self, model: str, texts: list[str], version: str | None = None,
-                request_id: str | None = None, timeout: float | None = None, explain: bool = False) -> Answer:
+    def predict(self, model: str, texts: list[str], version: str | None = None, request_id: str | None = None,
+                timeout: float | None = None, explain: bool = False,
+                fast_positive: list[float] | None = None) -> Answer:
         """One label/confidence dict per text, from the default version or the one named, and
-        the version that scored them (the handler says; None for archives that predate it)."""
+        the version that scored them (the handler says; None for archives that predate it).
+        `fast_positive` passes the fast model's P(positive) per text to a model that blends with it."""
         path = f"/predictions/{model}" + (f"/{version}" if version else "")
         what = f"model '{model}'" + (f" v{version}" if version else "")
-        body = _json_body({"text": texts, **({"explain": True} if explain else {})})
+        body = _json_body({"text": texts, **({"explain": True} if explain else {}),
+                           **({"fast_positive": fast_positive} if fast_positive is not None else {})})
         if request_id:
             body["headers"]["X-Request-Id"] = request_id
         response = self.request("POST", "inference", path, timeout=timeout, **body)
         if response.status_code == 404:
             raise ModelNotDeployed(f"{what} is not deployed", 404)
-        if response.status_code in (503, 507):
+        lost = response.status_code == 500 and _message(response).startswith(_WORKER_LOST)
+        if response.status_code in (503, 507) or lost:
             raise BackendUnavailable(f"{what} is not ready: {_message(response)}", response.status_code)
         if response.status_code >= 400:
             raise BackendError(f"{what} failed: {_message(response)}", response.status_code)

@@ -27,8 +27,8 @@ LATENCY = Histogram("sentiment_request_seconds", "Request latency in the gateway
                     buckets=(.002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10))
 REVIEWS = Counter("sentiment_reviews", "Reviews scored", ["model"])
 BACKEND_ERRORS = Counter("sentiment_backend_errors", "TorchServe failures seen by the gateway", ["kind"])
-CASCADE_FALLBACKS = Counter("sentiment_auto_fallbacks", "auto requests answered by the fast model alone "
-                                                        "because the accurate model could not answer")
+FALLBACKS = Counter("sentiment_fallbacks", "Requests answered without one model because it could not answer: "
+                    "auto by the fast model alone, accurate by BERT without the fast model's part", ["mode"])
 
 
 class StateCollector:
@@ -65,7 +65,7 @@ def exposition(state: StateCollector) -> bytes:
         multiprocess.MultiProcessCollector(registry)
     else:  # one process (the Flask test client, `flask run`)
         registry = CollectorRegistry()
-        for collector in (REQUESTS, LATENCY, REVIEWS, BACKEND_ERRORS, CASCADE_FALLBACKS):
+        for collector in (REQUESTS, LATENCY, REVIEWS, BACKEND_ERRORS, FALLBACKS):
             registry.register(collector)
     registry.register(state)
     return generate_latest(registry)

@@ -3,7 +3,7 @@ from flask import Blueprint, jsonify
 
 from core.errors import BackendError
 from core.scoring import score
-from gateway.metrics import CASCADE_FALLBACKS, REVIEWS
+from gateway.metrics import FALLBACKS, REVIEWS
 from gateway.observability import note, request_id
 from gateway.schemas import parse, predict_request_model, request_json
 from gateway.services import get_client, get_settings
@@ -22,7 +22,7 @@ def predict():
     note(version=",".join(f"{m}:{v}" for m, v in scored.versions.items()) if mode == "auto"
          else scored.versions.get(mode))
     if scored.fell_back:
-        CASCADE_FALLBACKS.inc()
+        FALLBACKS.labels(mode).inc()
     answer = {}
     for i, (text, item) in enumerate(zip(texts, scored.items)):
         if "error" in item or "label" not in item:

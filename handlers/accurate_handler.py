@@ -8,8 +8,10 @@ Runtime (the `handler:` section of the archive's model config): eager PyTorch by
 ONNX export that every BERT archive carries (`model.int8.onnx`, train/export_onnx.py). A GPU, when
 TorchServe assigns one, always runs PyTorch. `threads: N` caps the worker's intra-op threads.
 
-Optional blend: when the archive also carries `blend.json` ({"bert_weight": w, ...}, chosen on dev
-by train/blend.py) and `fast_model.joblib`, the answer is w * P_bert + (1 - w) * P_fast.
+Optional blend: when the archive carries `blend.json` ({"bert_weight": w, ...}, chosen on dev by
+train/blend.py) and the request carries the fast model's probabilities ("fast_positive", which the
+gateway already has: core/scoring.py), the answer is w * P_bert + (1 - w) * P_fast. The fast model
+is not loaded here (it would double the memory); a text sent without them gets BERT alone.
 """
 import json
 import logging
@@ -18,10 +20,9 @@ import os
 import numpy as np
 import torch
 
-from handlers.artifacts import BLEND_FAST_MODEL_FILE, BLEND_FILE, ONNX_FILE
+from handlers.artifacts import BLEND_FILE, ONNX_FILE
 from handlers.base import SentimentHandler
 from handlers.bert_runtime import OnnxLogits, TorchLogits, softmax
-from handlers.fast_model import FastScorer
 
 log = logging.getLogger(__name__)
 MAX_TOKENS = 128
@@ -59,7 +60,7 @@ class AccurateHandler(SentimentHandler):
         self.load_tokenizer(model_dir)
         self.logits = self.load_runtime(model_dir, self.device_for(properties))
         log.info("BERT runtime: %s", type(self.logits).__name__)
-        self.bert_weight, self.fast_score = self.load_blend(model_dir)
+        self.bert_weight = self.load_blend(model_dir)
 
     def load_tokenizer(self, model_dir):
         from transformers import AutoConfig, AutoTokenizer
@@ -92,21 +93,26 @@ class AccurateHandler(SentimentHandler):
         return TorchLogits(model, device)
 
     @staticmethod
-    def load_blend(model_dir):
-        """(BERT's weight, the fast scorer) when the archive carries a blend, else (1.0, None)."""
-        blend, fast_model = os.path.join(model_dir, BLEND_FILE), os.path.join(model_dir, BLEND_FAST_MODEL_FILE)
-        if not (os.path.exists(blend) and os.path.exists(fast_model)):
-            return 1.0, None
+    def load_blend(model_dir) -> float:
+        """BERT's weight in the blend: from blend.json when the archive carries one, else 1.0."""
+        blend = os.path.join(model_dir, BLEND_FILE)
+        if not os.path.exists(blend):
+            return 1.0
         with open(blend) as f:
             weight = float(json.load(f)["bert_weight"])
-        log.info("blending: %.3f * BERT + %.3f * fast model", weight, 1 - weight)
-        return weight, FastScorer(fast_model)
+        log.info("blending: %.3f * BERT + %.3f * the fast model's P(positive) sent with each text", weight, 1 - weight)
+        return weight
 
-    def predict_positive(self, texts):
-        positive = self.bert_positive(texts)
-        if self.fast_score is not None and self.bert_weight < 1.0:
-            positive = self.bert_weight * positive + (1.0 - self.bert_weight) * self.fast_score(texts)
-        return positive
+    def predict_positive(self, texts, fast_positive=None):
+        return self.blend(self.bert_positive(texts), fast_positive)
+
+    def blend(self, bert_positive: np.ndarray, fast_positive: np.ndarray | None) -> np.ndarray:
+        if fast_positive is None or self.bert_weight >= 1.0:
+            return bert_positive
+        sent = ~np.isnan(fast_positive)
+        blended = bert_positive.copy()
+        blended[sent] = self.bert_weight * bert_positive[sent] + (1.0 - self.bert_weight) * fast_positive[sent]
+        return blended
 
     def bert_positive(self, texts):
         # Sorting by length keeps each forward pass's padding small.

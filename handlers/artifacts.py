@@ -9,7 +9,6 @@ LABELS = ("negative", "positive")  # index = NSMC label
 FAST_MODEL_FILE = "model.joblib"  # the fast model's pickled pipeline
 METRICS_FILE = "metrics.json"  # how a model was trained and how it scored
 BLEND_FILE = "blend.json"  # the accurate model's dev-chosen BERT weight
-BLEND_FAST_MODEL_FILE = "fast_model.joblib"  # the fast model packed beside BERT for the blend
 ONNX_FILE = "model.int8.onnx"  # BERT's int8 ONNX export, packed into every accurate archive
 
 VERSION_HEADER = "X-Model-Version"  # response header: which model version scored a request

@@ -8,6 +8,8 @@ Accepted request bodies, one per TorchServe request in a batch:
   ["...", ...]                                  JSON list
   "..."                                         plain text, one review
 With "explain": true in a JSON object, each result also has an "explanation" (handlers/explain.py).
+With "fast_positive": [p, ...] (one P(positive) per text, from the fast model), a handler that
+blends with the fast model uses those instead of scoring the texts again (the gateway sends them).
 A single text answers one {"label", "confidence"} object; a list answers a list of them.
 """
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ParsedRequest:
     single: bool  # answer an object rather than a list
     explain: bool = False  # also say which spans pushed each label
     raw: list[str] | None = None  # the texts as sent (explanations point into them)
+    fast_positive: list[float] | None = None  # the fast model's P(positive) per text, when the caller has it
 
 
 @dataclass
@@ -69,12 +72,13 @@ def _decode(payload):
 def parse_request(row: dict) -> ParsedRequest:
     """Turn one TorchServe request row into texts to score, or raise BadRequest."""
     payload = _decode(row.get("data", row.get("body")) if isinstance(row, dict) else row)
-    explain = False
+    explain, fast_positive = False, None
     if isinstance(payload, dict):
         key = next((k for k in ("text", "texts", "data") if k in payload), None)
         if key is None:
             raise BadRequest("JSON body needs a 'text' field")
         explain = payload.get("explain") is True
+        fast_positive = payload.get("fast_positive")
         payload = payload[key]
     if isinstance(payload, str):
         texts, single = [payload], True
@@ -93,7 +97,14 @@ def parse_request(row: dict) -> ParsedRequest:
             raise BadRequest(f"text[{i}] is longer than {MAX_TEXT_CHARS} characters")
     if explain and len(texts) > MAX_EXPLAINED_TEXTS:
         raise BadRequest(f"at most {MAX_EXPLAINED_TEXTS} texts per request with explain")
-    return ParsedRequest(texts, single, explain)
+    if fast_positive is not None and not _probabilities(fast_positive, len(texts)):
+        raise BadRequest("'fast_positive' must be a list of one probability per text")
+    return ParsedRequest(texts, single, explain, fast_positive=fast_positive)
+
+
+def _probabilities(values, count: int) -> bool:
+    return (isinstance(values, list) and len(values) == count
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0 for v in values))
 
 
 class SentimentHandler(BaseHandler):
@@ -102,12 +113,14 @@ class SentimentHandler(BaseHandler):
     def load_model(self, model_dir: str, properties: dict) -> None:
         raise NotImplementedError
 
-    def predict_positive(self, texts: list[str]) -> np.ndarray:
-        """P(positive) for each cleaned text, in order."""
+    def predict_positive(self, texts: list[str], fast_positive: np.ndarray | None = None) -> np.ndarray:
+        """P(positive) for each cleaned text, in order. `fast_positive` holds the fast model's
+        P(positive) per text where the caller sent it, NaN where not (blending handlers use it)."""
         raise NotImplementedError
 
     def explain_text(self, text: str) -> Explanation:
-        """Per-character weights of one cleaned text; by default occlusion on the model as served."""
+        """Per-character weights of one cleaned text; by default occlusion on the model as served
+        (for a blending handler: its own model, since the fast part comes with the request)."""
         return occlusion(self.predict_positive, text)
 
     def initialize(self, context):
@@ -128,7 +141,7 @@ class SentimentHandler(BaseHandler):
             try:
                 request = parse_request(row)
                 parsed.append(ParsedRequest([clean_text(t) for t in request.texts], request.single,
-                                            request.explain, request.texts))
+                                            request.explain, request.texts, request.fast_positive))
             except BadRequest as exc:
                 parsed.append(exc)
         return parsed
@@ -137,7 +150,10 @@ class SentimentHandler(BaseHandler):
         """Score every text of every good request in one model call, then split per request."""
         good = [r for r in data if isinstance(r, ParsedRequest)]
         flat = [t for r in good for t in r.texts]
-        probabilities = iter(self.predict_positive(flat) if flat else [])
+        fast_positive = None
+        if any(r.fast_positive is not None for r in good):
+            fast_positive = np.array([p for r in good for p in (r.fast_positive or [np.nan] * len(r.texts))])
+        probabilities = iter(self.predict_positive(flat, fast_positive) if flat else [])
         return [
             r if isinstance(r, BadRequest)
             else ScoredRequest([float(next(probabilities)) for _ in r.texts], r.single,

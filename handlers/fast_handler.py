@@ -11,7 +11,7 @@ class FastHandler(SentimentHandler):
     def load_model(self, model_dir, properties):
         self.score = FastScorer(os.path.join(model_dir, self.manifest["model"].get("serializedFile", FAST_MODEL_FILE)))
 
-    def predict_positive(self, texts):
+    def predict_positive(self, texts, fast_positive=None):
         return self.score(texts)
 
     def explain_text(self, text):

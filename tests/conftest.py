@@ -10,7 +10,6 @@ from core.models import ACCURATE, FAST, MODELS
 from core.settings import get_settings
 from core.store import ModelStore
 from deploy.stack import Stack
-from handlers.artifacts import FAST_MODEL_FILE
 from train import fast
 from train.archive import publish
 from train.data import find_corpus
@@ -78,9 +77,9 @@ def shipped_bert_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def full_stack(tmp_path_factory, model_store, shipped_bert_dir, fast_model_dir):
+def full_stack(tmp_path_factory, model_store, shipped_bert_dir):
     """TorchServe with both models (the accurate one is the shipped default), plus the gateway."""
-    publish(ACCURATE, shipped_bert_dir, ModelStore(model_store), fast_model=fast_model_dir / FAST_MODEL_FILE)
+    publish(ACCURATE, shipped_bert_dir, ModelStore(model_store))
     stack = make_stack(tmp_path_factory.mktemp("run_full"), model_store, (FAST, ACCURATE))
     with running(stack):
         yield stack

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertForSequenceClassification
 
-from handlers.artifacts import BLEND_FAST_MODEL_FILE, BLEND_FILE, FAST_MODEL_FILE, ONNX_FILE
+from handlers.artifacts import BLEND_FILE, ONNX_FILE
 from handlers.accurate_handler import AccurateHandler, positive_index
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, torchserve_context
 from train.bert.modeling import bert_config
@@ -84,17 +84,28 @@ def test_non_binary_config_is_refused():
         positive_index({0: "a", 1: "b", 2: "c"})
 
 
-def test_blend_mixes_bert_and_fast_probabilities(tmp_path, fast_model_dir):
-    from handlers.fast_model import FastScorer
-
+def test_blend_mixes_bert_with_the_fast_probabilities_sent(tmp_path):
     blended = tiny_model_dir(tmp_path)
     (blended / BLEND_FILE).write_text(json.dumps({"bert_weight": 0.25}))
-    shutil.copy2(fast_model_dir / FAST_MODEL_FILE, blended / BLEND_FAST_MODEL_FILE)
     handler = AccurateHandler()
     handler.initialize(torchserve_context(blended))
-    texts = [SEED_POSITIVE, SEED_NEGATIVE]
-    expected = 0.25 * reference_positive(blended, texts) + 0.75 * FastScorer(fast_model_dir / FAST_MODEL_FILE)(texts)
-    assert np.allclose(handler.predict_positive(texts), expected, atol=1e-5)
+    texts = [SEED_POSITIVE, SEED_NEGATIVE, "좋아"]
+    bert = reference_positive(blended, texts)
+    batch = [{"body": {"text": texts[:2], "fast_positive": [0.9, 0.2]}}, {"body": {"text": texts[2]}}]
+    answers = [json.loads(a) for a in handler.handle(batch, torchserve_context(blended, batch_size=2))]
+    served = [a["confidence"] if a["label"] == "positive" else 1 - a["confidence"] for a in [*answers[0], answers[1]]]
+    expected = [0.25 * bert[0] + 0.75 * 0.9, 0.25 * bert[1] + 0.75 * 0.2, bert[2]]  # no fast_positive: BERT alone
+    assert np.allclose(served, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("fast_positive", [[0.5], [0.5, 1.5], "0.5", [0.5, None], [True, 0.5]])
+def test_malformed_fast_probabilities_fail_their_request(tmp_path, fast_positive):
+    model = tiny_model_dir(tmp_path)
+    handler = AccurateHandler()
+    handler.initialize(torchserve_context(model))
+    answers = handler.handle([{"body": {"text": ["좋아", "싫어"], "fast_positive": fast_positive}}],
+                             torchserve_context(model))
+    assert "fast_positive" in json.loads(answers[0])["error"]
 
 
 def test_int8_option_from_model_config_quantizes(model_dir):

@@ -44,7 +44,7 @@ def health(stack) -> tuple[int, dict]:
 
 
 def worker_pids(stack) -> list[int]:
-    """The fast model's ready worker processes (model_config/fast.yaml asks for more than one)."""
+    """The fast model's ready worker processes (as many as model_config/fast.yaml asks for)."""
     key = json.loads(stack.key_file.read_text())["management"]["key"]
     described = requests.get(f"{stack.management_url}/models/fast", timeout=10,
                              headers={"Authorization": f"Bearer {key}"}).json()[0]

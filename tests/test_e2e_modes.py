@@ -1,8 +1,12 @@
 """mode (fast / accurate / auto) and explanations, end to end on both models."""
+import json
+
 import pytest
 import requests
 
 from core.models import ACCURATE, FAST
+from core.scoring import positive
+from handlers.artifacts import BLEND_FILE
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +47,19 @@ def test_auto_sends_only_the_unsure_texts_on(full_stack):
     accurate = predict(full_stack, {"text": UNSURE, "mode": "accurate"}).json()["0"]
     assert body["1"]["confidence"] == pytest.approx(accurate["confidence"])
     assert auto.headers["X-Model-Version"] == "fast:1,accurate:1"
+
+
+def test_accurate_blends_bert_with_the_fast_models_answer(full_stack, shipped_bert_dir):
+    """The gateway passes the fast model's P(positive) on; the accurate worker does not hold the fast model."""
+    texts = [SEED_POSITIVE, SEED_NEGATIVE, *CANDIDATES]
+    served = [positive(item) for item in predict(full_stack, {"text": texts, "mode": "accurate"}).json().values()]
+    client = full_stack.client()
+    fast = [positive(r) for r in client.predict(FAST, texts).results]
+    bert = [positive(r) for r in client.predict(ACCURATE, texts).results]  # nothing passed on: BERT alone
+    weight = json.loads((shipped_bert_dir / BLEND_FILE).read_text())["bert_weight"]
+    assert 0 < weight < 1
+    assert served == pytest.approx([weight * b + (1 - weight) * f for b, f in zip(bert, fast)], abs=1e-6)
+    assert served != pytest.approx(bert, abs=1e-3)
 
 
 def test_explanations_from_both_models_point_into_the_text_as_sent(full_stack):

@@ -20,7 +20,7 @@ from pathlib import Path
 from core.models import HANDLERS_DIR, MODELS, ModelName
 from core.settings import get_settings
 from core.store import ModelStore
-from handlers.artifacts import BLEND_FAST_MODEL_FILE, BLEND_FILE, FAST_MODEL_FILE, METRICS_FILE, ONNX_FILE
+from handlers.artifacts import METRICS_FILE, ONNX_FILE
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +38,14 @@ def default_model_dir(model: ModelName) -> Path:
     return get_settings().models_dir / MODELS[model].source_dir
 
 
-def _add_accurate_parts(stage: Path, model_dir: Path, fast_model: Path) -> None:
-    """The int8 ONNX export (for `runtime: onnx`) and, for a blend, the fast model it blends with."""
+def _add_accurate_parts(stage: Path, model_dir: Path) -> None:
+    """The int8 ONNX export (for `runtime: onnx`)."""
     from train.export_onnx import export_onnx  # imports torch: only when archiving BERT
 
     export_onnx(model_dir, stage / ONNX_FILE)
-    if (model_dir / BLEND_FILE).exists():
-        if not fast_model.is_file():
-            raise ArchiveError(f"{fast_model} is missing: the blended archive needs the fast model (make train-fast)")
-        shutil.copy2(fast_model, stage / BLEND_FAST_MODEL_FILE)
 
 
-def build_archive(model: ModelName, model_dir: Path, dest: Path, version: str = "1", overwrite: bool = False,
-                  fast_model: Path | None = None) -> Path:
+def build_archive(model: ModelName, model_dir: Path, dest: Path, version: str = "1", overwrite: bool = False) -> Path:
     """Package `model_dir` with the handlers package into `dest` (a .mar path)."""
     spec = MODELS[model]
     model_dir = Path(model_dir)
@@ -67,7 +62,7 @@ def build_archive(model: ModelName, model_dir: Path, dest: Path, version: str = 
             if item.is_file():
                 shutil.copy2(item, stage / item.name)
         if model == "accurate":
-            _add_accurate_parts(stage, model_dir, fast_model or default_model_dir("fast") / FAST_MODEL_FILE)
+            _add_accurate_parts(stage, model_dir)
         command = [
             _archiver(), "--model-name", spec.name, "--version", version,
             "--handler", str(spec.handler_path), "--extra-files", str(stage),
@@ -88,10 +83,9 @@ def read_metrics(model_dir: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def publish(model: ModelName, model_dir: Path, store: ModelStore, version: str = "1",
-            overwrite: bool = False, fast_model: Path | None = None) -> Path:
+def publish(model: ModelName, model_dir: Path, store: ModelStore, version: str = "1", overwrite: bool = False) -> Path:
     """Build the default archive (<model>.mar) and record it in the registry (served if nothing is yet)."""
-    dest = build_archive(model, model_dir, store.archive_path(model), version, overwrite, fast_model)
+    dest = build_archive(model, model_dir, store.archive_path(model), version, overwrite)
     store.add_version(model, version, dest.name, read_metrics(model_dir), serve_if_none=True)
     return dest
 
@@ -99,10 +93,7 @@ def publish(model: ModelName, model_dir: Path, store: ModelStore, version: str =
 def inputs(model: ModelName, model_dir: Path) -> list[Path]:
     """Everything an archive is built from: a newer one makes the archive stale."""
     spec = MODELS[model]
-    files = [p for p in Path(model_dir).iterdir() if p.is_file()] + list(HANDLERS_DIR.glob("*.py")) + [spec.model_config]
-    if model == "accurate":
-        files.append(default_model_dir("fast") / FAST_MODEL_FILE)
-    return files
+    return [p for p in Path(model_dir).iterdir() if p.is_file()] + list(HANDLERS_DIR.glob("*.py")) + [spec.model_config]
 
 
 def is_stale(model: ModelName, model_dir: Path, archive: Path) -> bool:

@@ -2,8 +2,9 @@
 
     python -m train.blend [--data-dir DIR] [--bert-dir models/nsmc_bert] [--fast-dir models/fast]
 
-1. Fit the fast recipe on train minus dev and score dev (cached); BERT's dev scores come from
-   its training run (models/nsmc_bert_eval/dev_probs.npy, same dev split).
+1. Fit the fast recipe on train minus dev and score dev (cached). BERT scores dev and test as it
+   is served: the handler on the int8 ONNX export every archive carries (cached beside, keyed by
+   the model's weights file).
 2. Pick the weight w maximizing dev accuracy of  w * p_bert + (1 - w) * p_fast.
 3. Report test accuracy of BERT, the served fast model, and the blend; write <bert-dir>/blend.json.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import joblib
@@ -19,7 +21,7 @@ import numpy as np
 
 from core.models import ACCURATE, FAST, MODELS
 from core.settings import get_settings
-from handlers.artifacts import BLEND_FILE, FAST_MODEL_FILE
+from handlers.artifacts import BLEND_FILE, FAST_MODEL_FILE, ONNX_FILE
 from handlers.text import clean_text
 from train import fast
 from train.bert.predict import accuracy
@@ -37,8 +39,36 @@ def fast_dev_probs(data_dir, cache: Path) -> np.ndarray:
     if cache.exists():
         return np.load(cache)
     train, dev = train_dev_split(load_split("train", data_dir))
-    probs = positive_probs(fast.fit(train), dev.texts)
+    pipeline, _ = fast.fit(train)
+    probs = positive_probs(pipeline, dev.texts)
     np.save(cache, probs)
+    return probs
+
+
+def bert_served_probs(bert_dir: Path, texts: dict[str, list[str]], cache_dir: Path) -> dict[str, np.ndarray]:
+    """P(positive) per split from BERT as served (ONNX int8 in the accurate handler, no blend)."""
+    weights = next(p for p in sorted(Path(bert_dir).iterdir()) if p.suffix in (".safetensors", ".bin"))
+    key = {"weights": str(weights), "bytes": weights.stat().st_size, "mtime": weights.stat().st_mtime}
+    paths = {split: cache_dir / f"bert_{split}_probs_onnx.npy" for split in texts}
+    meta = cache_dir / "bert_probs_onnx.json"
+    if meta.exists() and json.loads(meta.read_text()) == key and all(p.exists() for p in paths.values()):
+        return {split: np.load(path) for split, path in paths.items()}
+    import tempfile
+
+    from core.handler_context import torchserve_context
+    from handlers.accurate_handler import AccurateHandler
+    from train.export_onnx import export_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        served = shutil.copytree(bert_dir, Path(tmp) / "model")
+        export_onnx(Path(bert_dir), served / ONNX_FILE)
+        handler = AccurateHandler()
+        handler.initialize(torchserve_context(served, model_yaml_config={"handler": {"runtime": "onnx"}}))
+        probs = {split: handler.bert_positive([clean_text(t) for t in split_texts])
+                 for split, split_texts in texts.items()}
+    for split, values in probs.items():
+        np.save(paths[split], values)
+    meta.write_text(json.dumps(key) + "\n")
     return probs
 
 
@@ -58,16 +88,17 @@ def main(argv=None) -> int:
     if args.fast_dev_only:
         return 0
     _, dev = train_dev_split(load_split("train", args.data_dir))
-    bert_dev = np.load(args.bert_eval_dir / "dev_probs.npy")
+    test = load_split("test", args.data_dir)
+    bert = bert_served_probs(args.bert_dir, {"dev": dev.texts, "test": test.texts}, args.bert_eval_dir)
+    bert_dev, bert_test = bert["dev"], bert["test"]
     dev_scores = {float(w): accuracy(w * bert_dev + (1 - w) * fast_dev, dev.labels) for w in WEIGHTS}
     weight = max(dev_scores, key=dev_scores.get)
 
-    test = load_split("test", args.data_dir)
-    bert_test = np.load(args.bert_eval_dir / "test_probs.npy")
     fast_test = positive_probs(joblib.load(args.fast_dir / FAST_MODEL_FILE), test.texts)
     report = {
         "bert_weight": weight,
         "chosen_on": "dev split of train (train_dev_split, seed 42)",
+        "bert_runtime": "ONNX Runtime int8, as served",
         "dev_accuracy": {"bert": accuracy(bert_dev, dev.labels), "fast": accuracy(fast_dev, dev.labels),
                          "blend": dev_scores[weight]},
         "test_accuracy": {"bert": accuracy(bert_test, test.labels), "fast": accuracy(fast_test, test.labels),

@@ -35,8 +35,8 @@ def main(argv=None) -> int:
     train, dev = train_dev_split(load_split("train", args.data_dir).subset(args.train_limit))
     for params in CANDIDATES:
         started = time.perf_counter()
-        pipeline = fast.fit(train, params)
-        print(f"dev {fast.accuracy(pipeline, dev):.4f}  {time.perf_counter() - started:5.0f}s  {params}", flush=True)
+        _, dev_accuracy = fast.fit(train, params, evaluate_on=dev)
+        print(f"dev {dev_accuracy:.4f}  {time.perf_counter() - started:5.0f}s  {params}", flush=True)
     return 0
 
 
