@@ -164,9 +164,10 @@ def train(stack: Stack, service: Service, body: dict) -> tuple[dict, dict, float
     return job, sampler.stop(), seconds
 
 
-def settle(stack: Stack, seconds: float = 3.0) -> None:
-    """Let unloads finish and the reconciler pass, then warm what is served now."""
-    time.sleep(seconds)
+def settle(stack: Stack) -> None:
+    """Wait out the replaced version's drain (one request timeout, then a reconcile round unloads
+    it: core/reconcile.py), then warm what is served now."""
+    time.sleep(stack.settings.timeout_seconds + stack.settings.reconcile_seconds + 2)
     stack.wait_ready(120)
     warm(stack)
 

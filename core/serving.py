@@ -13,15 +13,24 @@ import logging
 from core.errors import BackendError
 from core.models import CANARY_LABELS, CANARY_TEXTS, ModelName
 from core.reconcile import reconcile, registered_versions
-from core.store import ModelStore, Version
+from core.store import CANDIDATE, ModelStore, Version
 from core.torchserve import TorchServeClient
 
 log = logging.getLogger(__name__)
 
 
-def ensure_registered(client: TorchServeClient, version: Version) -> None:
-    if version.version not in registered_versions(client, version.model):
+def ensure_registered(store: ModelStore, client: TorchServeClient, version: Version) -> None:
+    """Load `version` on this server if it is not. While it loads it is a candidate in the registry,
+    so this server's reconciler (which unloads what is not served) leaves it alone."""
+    if version.version in registered_versions(client, version.model):
+        return
+    stage = version.info.get("stage")
+    store.set_stage(version.model, version.version, CANDIDATE)
+    try:
         client.register(version.file, version.model)
+    except BackendError:
+        store.set_stage(version.model, version.version, stage)
+        raise
 
 
 def smoke_test(client: TorchServeClient, version: Version) -> None:
@@ -32,10 +41,10 @@ def smoke_test(client: TorchServeClient, version: Version) -> None:
 
 
 def promote(store: ModelStore, client: TorchServeClient, version: Version) -> None:
-    ensure_registered(client, version)
+    ensure_registered(store, client, version)
     store.promote(version.model, version.version)
     log.info("serving %s", version.tag)
-    outcome = reconcile(store, client, [version.model])
+    outcome = reconcile(store, client, [version.model], drain_seconds=client.timeout)
     if not outcome.converged:
         raise BackendError(f"{version.tag} is recorded as serving, but this server did not switch: "
                            f"{'; '.join(outcome.errors)} (its reconcile loop retries)")

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -118,11 +119,26 @@ class ModelStore:
             entry["versions"][version].pop("stage", None)
             if entry["serving"] != version:
                 entry["previous"], entry["serving"] = entry["serving"], version
+                entry["promoted_at"] = time.time()
+
+    def draining(self, model: ModelName, seconds: float) -> Version | None:
+        """The version replaced less than `seconds` ago: requests sent to it before the switch may
+        still be in its queue, and TorchServe never answers those of a version it unloads."""
+        entry = self._entry(self._read(), model)
+        if entry.get("previous") is None or time.time() - entry.get("promoted_at", 0) >= seconds:
+            return None
+        return self._version(model, entry, entry["previous"])
 
     def reject(self, model: ModelName, version: str) -> None:
         """A candidate that will not be served; its archive stays in the store."""
+        self.set_stage(model, version, REJECTED)
+
+    def set_stage(self, model: ModelName, version: str, stage: str | None) -> None:
         with self._changing() as data:
-            self._entry(data, model)["versions"][version]["stage"] = REJECTED
+            info = self._entry(data, model)["versions"][version]
+            info.pop("stage", None)
+            if stage:
+                info["stage"] = stage
 
     def candidates(self, model: ModelName) -> set[str]:
         return {v.version for v in self.versions(model) if v.info.get("stage") == CANDIDATE}

@@ -27,7 +27,7 @@ def run(stack: Stack) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     while not stopping.is_set():
         started = time.monotonic()
-        outcome = reconcile(store, client, settings.served_models)
+        outcome = reconcile(store, client, settings.served_models, drain_seconds=settings.timeout_seconds)
         status = {"at": now(), "seconds": round(time.monotonic() - started, 2), "serving": outcome.serving,
                   "actions": outcome.actions, "errors": outcome.errors}
         tmp = stack.run_dir / f".{STATUS_FILE}.tmp"

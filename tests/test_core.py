@@ -43,6 +43,19 @@ def test_store_versions_promote_and_rollback_target(tmp_path):
     with pytest.raises(Conflict):
         store.promote("fast", "9")
     assert [v.version for v in store.versions("fast")] == ["1", "2"]
+    assert store.draining("fast", seconds=60).version == "1"  # just replaced: its queue may hold requests
+    assert store.draining("fast", seconds=0) is None
+
+
+def test_a_version_being_loaded_is_a_candidate_until_promoted(tmp_path):
+    """Reconcilers unload what is neither served nor a candidate: a rollback's target loads as one."""
+    store = ModelStore(tmp_path)
+    store.add_version("fast", "1", "fast.mar", {}, serve_if_none=True)
+    store.add_version("fast", "2", "fast.v2.mar", {})
+    store.set_stage("fast", "2", "candidate")
+    assert store.candidates("fast") == {"2"}
+    store.promote("fast", "2")
+    assert store.candidates("fast") == set() and "stage" not in store.get("fast", "2").info
 
 
 def test_a_store_of_the_earlier_layout_is_migrated_without_losing_anything(tmp_path):
