@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements.txt
 	         $(PY) -m pip install --quiet --progress-bar on -r requirements.txt'
 	touch $@
 
-train-fast: setup ## retrain the fast model on NSMC (~3 min on 2 cores; ~2 min once Kiwi's analysis is cached)
+train-fast: setup ## retrain the fast model on NSMC (~4 min on 2 cores; ~2.5 min once kiwipiepy's analysis is cached)
 	$(PY) -m train.fast
 train: train-fast ## = train-fast
 # The shipped BERT's recipe, in steps rather than minutes so that any machine reproduces it:

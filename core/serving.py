@@ -3,8 +3,8 @@
 Rollout and rollback share `promote`: make sure this server has the version registered (so a
 version that cannot load is never recorded), record it as serving in the registry (the desired
 state, shared by every server), then reconcile this server at once (set-default, atomic for
-clients, and unload every other version). Other servers follow the registry on
-their own reconcile round (core/reconcile.py).
+clients; the replaced version is unloaded once it has drained). Other servers follow the
+registry on their own reconcile round (core/reconcile.py).
 """
 from __future__ import annotations
 
