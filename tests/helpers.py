@@ -10,6 +10,17 @@ from core.handler_context import torchserve_context  # noqa: F401  (tests import
 from core.models import CANARY_NEGATIVE as SEED_NEGATIVE, CANARY_POSITIVE as SEED_POSITIVE  # noqa: F401
 
 
+def start_training(stack, headers: dict, body: dict | None = None) -> str:
+    """POST /train on `stack`; the id of the job it started (202), and that a second one is refused
+    with that id while it runs (409: one job at a time, cluster-wide when stacks share a job dir)."""
+    started = requests.post(f"{stack.gateway_url}/train", json=body or {}, headers=headers, timeout=30)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    second = requests.post(f"{stack.gateway_url}/train", headers=headers, timeout=30)
+    assert second.status_code == 409 and second.json()["error"]["job_id"] == job_id
+    return job_id
+
+
 def wait_for_job(stack, job_id: str, timeout: float = 900) -> dict:
     """Poll GET /train/<id> on `stack` until the job finishes; its final status."""
     deadline = time.monotonic() + timeout

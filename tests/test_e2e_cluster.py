@@ -17,7 +17,7 @@ import requests
 from core.models import FAST
 from deploy import processes
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_log_tails
-from tests.helpers import SEED_POSITIVE, Traffic, wait_for_job
+from tests.helpers import SEED_POSITIVE, Traffic, start_training, wait_for_job
 
 pytestmark = pytest.mark.e2e
 TOKEN = "cluster-admin-token"
@@ -82,10 +82,7 @@ def test_train_on_one_pod_reaches_every_pod_without_failures(cluster):
     traffic = [Traffic(pod.gateway_url, pause_s=0.1) for pod in first_three]
     for t in traffic:
         t.start()
-    started = requests.post(f"{first_three[0].gateway_url}/train", json={"train_limit": FIXTURE_TRAIN_ROWS},
-                            headers=AUTH, timeout=30)
-    assert started.status_code == 202, started.text
-    job_id = started.json()["id"]
+    job_id = start_training(first_three[0], AUTH, {"train_limit": FIXTURE_TRAIN_ROWS})
     elsewhere = requests.post(f"{first_three[1].gateway_url}/train", headers=AUTH, timeout=30)
     assert elsewhere.status_code == 409 and elsewhere.json()["error"]["job_id"] == job_id  # one job cluster-wide
     late = threading.Thread(target=fourth.start, args=(300,))  # a pod that starts mid-rollout

@@ -10,7 +10,7 @@ import requests
 
 from core.store import ModelStore
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, running
-from tests.helpers import SEED_NEGATIVE, Traffic, wait_for_job
+from tests.helpers import SEED_NEGATIVE, Traffic, start_training, wait_for_job
 
 pytestmark = pytest.mark.e2e
 TOKEN = "test-admin-token"
@@ -60,12 +60,7 @@ def test_rollout_under_traffic_promotes_with_zero_failures(rollout_stack):
     assert served_version(rollout_stack) == "1"
     traffic = Traffic(rollout_stack.gateway_url)
     traffic.start()
-    started = requests.post(f"{rollout_stack.gateway_url}/train", json={"train_limit": FIXTURE_TRAIN_ROWS},
-                            headers=AUTH, timeout=30)
-    assert started.status_code == 202, started.text
-    job_id = started.json()["id"]
-    second = requests.post(f"{rollout_stack.gateway_url}/train", headers=AUTH, timeout=30)
-    assert second.status_code == 409 and second.json()["error"]["job_id"] == job_id
+    job_id = start_training(rollout_stack, AUTH, {"train_limit": FIXTURE_TRAIN_ROWS})
     latest = requests.get(f"{rollout_stack.gateway_url}/train", timeout=10).json()
     assert latest["id"] == job_id and "elapsed_seconds" in latest
     job = wait_for_job(rollout_stack, job_id)

@@ -1,0 +1,47 @@
+"""How the gateway's TorchServe client reads TorchServe's answers, against a real local HTTP server
+that answers as TorchServe does when a worker dies or is scaled down mid-request."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from core.errors import BackendError, BackendUnavailable
+from core.torchserve import TorchServeClient
+
+
+def serving(status: int, message: str):
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps({"code": status, "type": "InternalServerException", "message": message}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("status, message, error", [
+    (500, "Worker died.", BackendUnavailable),  # TorchServe stopping, or the worker restarting: retry
+    (500, "Worker scaled down.", BackendUnavailable),
+    (503, "No worker available", BackendUnavailable),
+    (500, "Prediction failed", BackendError),  # the model itself failed: not transient
+])
+def test_lost_workers_are_unavailable_not_errors(tmp_path, status, message, error):
+    server = serving(status, message)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        client = TorchServeClient(url, url, tmp_path / "key_file.json", timeout=5)
+        with pytest.raises(BackendError) as raised:
+            client.predict("fast", ["좋다"])
+        assert type(raised.value) is error and message in str(raised.value)
+    finally:
+        server.shutdown()
