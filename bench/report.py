@@ -12,7 +12,9 @@ import psutil
 from bench.servers import ACCURATE, FAST, UNBATCHED
 from core.settings import get_settings
 from deploy.stack import GUNICORN_CONFIG
+from sentiment_client import DEFAULT_BATCH
 
+AUTO_JUDGED_SIZE = DEFAULT_BATCH  # what the shipped client sends
 PACKAGES = ("torch", "torchserve", "Flask", "Werkzeug", "gunicorn", "requests", "aiohttp", "kiwipiepy",
             "transformers", "scikit-learn")
 # TorchServe 0.12's defaults for keys config.properties leaves out (0 threads = one per core).
@@ -96,11 +98,15 @@ def goals(result: dict) -> dict:
     batching = result.get("batching")
     out["batching_speedup"] = {"target": ">= 3x at c=16", "ratio": batching and batching["ratio"],
                                "met": (batching["ratio"] or 0) >= 3 if batching else None}
-    auto = result.get("auto")
-    out["auto_vs_accurate_throughput"] = {"target": ">= 2x at c=8, single reviews", "ratio": auto and auto["ratio"],
-                                          "met": (auto["ratio"] or 0) >= 2 if auto else None}
+    autos = result.get("auto") or []
+    judged = next((a for a in autos if a["size"] == AUTO_JUDGED_SIZE), None)
+    out["auto_vs_accurate_throughput"] = {
+        "target": f">= 2x reviews/s at c=8, judged on {AUTO_JUDGED_SIZE}-review requests (the client's batch); "
+                  "other sizes for reference",
+        "ratios": {f"size {a['size']}, c={a['concurrency']}": a["ratio"] for a in autos},
+        "met": (judged["ratio"] or 0) >= 2 if judged else None}
     errors = sum(r["errors"] for r in rows) + sum(batching[m]["errors"] for m in (ACCURATE, UNBATCHED) if batching)
-    errors += sum(auto[m]["errors"] for m in ("auto", "accurate")) if auto else 0
+    errors += sum(a[m]["errors"] for a in autos for m in ("auto", "accurate"))
     out["no_errors"] = {"target": "0", "errors": errors, "met": errors == 0}
     return out
 
@@ -117,9 +123,9 @@ def batching_line(b: dict) -> str:
 
 
 def auto_line(a: dict) -> str:
-    return (f"  auto vs accurate through the gateway, c={a['concurrency']}: auto {a['auto']['req_per_s']} req/s "
-            f"(p50 {a['auto']['p50_ms']} ms) vs accurate {a['accurate']['req_per_s']} req/s "
-            f"(p50 {a['accurate']['p50_ms']} ms): {a['ratio']}x")
+    return (f"  auto vs accurate through the gateway, {a['size']} review(s) a request, c={a['concurrency']}: "
+            f"auto {a['auto']['reviews_per_s']} reviews/s (p50 {a['auto']['p50_ms']} ms) vs accurate "
+            f"{a['accurate']['reviews_per_s']} reviews/s (p50 {a['accurate']['p50_ms']} ms): {a['ratio']}x")
 
 
 def table(rows: list[dict]) -> str:
@@ -150,8 +156,7 @@ def render(result: dict) -> str:
     ]
     if result.get("batching"):
         parts += ["", batching_line(result["batching"])]
-    if result.get("auto"):
-        parts += [auto_line(result["auto"])]
+    parts += [auto_line(a) for a in result.get("auto") or []]
     parts += ["", "peak RSS (MB):"]
     for role, entry in result.get("peak_rss", {}).items():
         parts.append(f"  {role:36} {entry['sum_mb']:6} MB" + (f"  ({len(entry['peak_rss_mb'])} processes)"

@@ -96,18 +96,22 @@ def batching(args, ts_url: str, key: str | None, reviews: list[str]) -> dict:
     return out
 
 
-def auto_vs_accurate(args, gateway_url: str, reviews: list[str]) -> dict:
-    """The gateway's `auto` cascade against its accurate path: single reviews, alternating rounds."""
-    merged: dict[str, list[Measured]] = {"auto": [], "accurate": []}
-    for round_ in range(args.auto_rounds):
-        for mode in ("auto", "accurate") if round_ % 2 == 0 else ("accurate", "auto"):
-            load = Load(f"{gateway_url}/predict", [{"text": [r], "mode": mode} for r in reviews])
-            merged[mode].append(drive(load, args.auto_concurrency, args.warmup, args.duration))
-    out = {"concurrency": args.auto_concurrency, "size": 1}
-    for mode, runs in merged.items():
-        out[mode] = Measured.merge(runs).summary(1)
-    out["ratio"] = report.ratio(out["auto"]["req_per_s"], out["accurate"]["req_per_s"])
-    print(report.auto_line(out), flush=True)
+def auto_vs_accurate(args, gateway_url: str, reviews: list[str]) -> list[dict]:
+    """The gateway's `auto` cascade against its accurate path, alternating rounds, once per request size."""
+    out = []
+    for size in args.auto_sizes:
+        chunks = [reviews[i:i + size] for i in range(0, len(reviews) - size + 1, size)]
+        merged: dict[str, list[Measured]] = {"auto": [], "accurate": []}
+        for round_ in range(args.auto_rounds):
+            for mode in ("auto", "accurate") if round_ % 2 == 0 else ("accurate", "auto"):
+                load = Load(f"{gateway_url}/predict", [{"text": c, "mode": mode} for c in chunks])
+                merged[mode].append(drive(load, args.auto_concurrency, args.warmup, args.duration))
+        cell = {"concurrency": args.auto_concurrency, "size": size}
+        for mode, runs in merged.items():
+            cell[mode] = Measured.merge(runs).summary(size)
+        cell["ratio"] = report.ratio(cell["auto"]["reviews_per_s"], cell["accurate"]["reviews_per_s"])
+        print(report.auto_line(cell), flush=True)
+        out.append(cell)
     return out
 
 
@@ -124,6 +128,8 @@ def parse_args(argv=None):
     parser.add_argument("--batching-rounds", type=int, default=2, help="alternating rounds per model; 0 skips")
     parser.add_argument("--auto-rounds", type=int, default=2, help="alternating rounds of auto vs accurate; 0 skips")
     parser.add_argument("--auto-concurrency", type=int, default=8)
+    parser.add_argument("--auto-sizes", nargs="+", type=int, default=[1, report.AUTO_JUDGED_SIZE],
+                        help="reviews per request for auto vs accurate (default: single, and the client's batch)")
     parser.add_argument("--gateway-workers", type=int, help="override gunicorn workers (SENTIMENT_GATEWAY_WORKERS)")
     parser.add_argument("--workers", nargs="+", type=_workers, default=[], metavar="MODEL=N",
                         help="scale TorchServe workers after start, e.g. fast=2 (trials; the shipped count is in model_config/)")

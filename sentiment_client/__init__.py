@@ -2,6 +2,6 @@
 
 Standalone on purpose: it needs only `requests` (and `tqdm` for the CLI), never the service's packages.
 """
-from sentiment_client.client import MODES, SentimentClient, SentimentError
+from sentiment_client.client import DEFAULT_BATCH, MODES, SentimentClient, SentimentError
 
-__all__ = ["MODES", "SentimentClient", "SentimentError"]
+__all__ = ["DEFAULT_BATCH", "MODES", "SentimentClient", "SentimentError"]

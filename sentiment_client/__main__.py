@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from tqdm import tqdm
 
-from sentiment_client.client import MODES, SentimentClient, SentimentError
+from sentiment_client.client import DEFAULT_BATCH, MODES, SentimentClient, SentimentError
 
 MAX_BATCH = 64  # the server's limit of texts per request
 FALLBACK_COLUMN = "text"
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("-o", "--output", help="output file; '-' or none: stdout")
     score.add_argument("--url", type=http_url, default="http://127.0.0.1:5000", help="the gateway (default: %(default)s)")
     score.add_argument("--mode", choices=list(MODES), default="fast", help="model choice (default: %(default)s)")
-    score.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH), default=32,
+    score.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH), default=DEFAULT_BATCH,
                        help=f"reviews per request, 1..{MAX_BATCH} (default: %(default)s)")
     score.add_argument("--concurrency", type=bounded_int(1), default=4,
                        help="requests in flight (default: %(default)s)")

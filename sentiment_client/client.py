@@ -12,6 +12,7 @@ from requests.adapters import HTTPAdapter
 # "auto" has no do_fast equivalent: an old server then uses its default model.
 MODES = {"fast": {"do_fast": True}, "accurate": {"do_fast": False}, "auto": {}}
 RETRY_STATUSES = frozenset({503, 504})
+DEFAULT_BATCH = 32  # reviews per request the CLI sends unless told otherwise
 RETRY_EXCEPTIONS = (requests.ConnectionError, requests.Timeout)
 
 
