@@ -11,6 +11,7 @@ import psutil
 
 from bench.servers import ACCURATE, FAST, UNBATCHED
 from core.settings import get_settings
+from core.torchserve import POOL_MAXSIZE
 from deploy.stack import GUNICORN_CONFIG
 from sentiment_client import DEFAULT_BATCH
 
@@ -51,7 +52,6 @@ def settings(stack, ts, unbatched: dict | None) -> dict:
         if "=" in line and not line.lstrip().startswith("#"):
             key, value = line.split("=", 1)
             properties[key.strip()] = value.strip()
-    adapter = ts.session.get_adapter("http://")
     models = {}
     for model, description in ((FAST, ts.describe(FAST)), (ACCURATE, ts.describe(ACCURATE)), (UNBATCHED, unbatched)):
         if description:
@@ -59,8 +59,8 @@ def settings(stack, ts, unbatched: dict | None) -> dict:
             models[model]["workers"] = len(description.get("workers", []))
     return {
         "gunicorn": gunicorn_settings(stack),
-        "gateway_pool": {"pool_connections": adapter._pool_connections, "pool_maxsize": adapter._pool_maxsize,
-                         "keep_alive": "requests.Session, HTTP/1.1 persistent connections"},
+        "gateway_pool": {"pool_maxsize": POOL_MAXSIZE,
+                         "keep_alive": "urllib3.PoolManager, HTTP/1.1 persistent connections"},
         "torchserve": {k: properties[k] for k in TORCHSERVE_DEFAULTS},
         "models": models,
         "torch_threads": os.environ.get("OMP_NUM_THREADS") or f"torch default ({psutil.cpu_count()} = cores)",

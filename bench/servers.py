@@ -15,7 +15,7 @@ import requests
 from deploy import processes
 from core.models import ACCURATE, FAST
 from core.settings import PROJECT_ROOT, get_settings
-from core.torchserve import TorchServeClient
+from core.torchserve import TorchServeClient, text_of
 from deploy.stack import Stack, free_port
 UNBATCHED = f"{ACCURATE}_unbatched"
 
@@ -70,16 +70,16 @@ def register_unbatched(ts: TorchServeClient, stack: Stack) -> dict:
     response = ts.request("POST", "management", "/models", timeout=600, params={
         "url": stack.store.serving(ACCURATE).file, "model_name": UNBATCHED, "batch_size": 1, "max_batch_delay": 0,
         "initial_workers": 1, "synchronous": "true"})
-    if response.status_code >= 400:
-        raise RuntimeError(f"registering {UNBATCHED}: HTTP {response.status_code} {response.text[:300]}")
+    if response.status >= 400:
+        raise RuntimeError(f"registering {UNBATCHED}: HTTP {response.status} {text_of(response)[:300]}")
     return ts.describe(UNBATCHED)
 
 
 def scale(ts: TorchServeClient, model: str, workers: int) -> None:
     response = ts.request("PUT", "management", f"/models/{model}", timeout=600,
                           params={"min_worker": workers, "max_worker": workers, "synchronous": "true"})
-    if response.status_code >= 400:
-        raise RuntimeError(f"scaling {model}: HTTP {response.status_code} {response.text[:300]}")
+    if response.status >= 400:
+        raise RuntimeError(f"scaling {model}: HTTP {response.status} {text_of(response)[:300]}")
 
 
 def pooled_connections(stack: Stack) -> dict[str, int]:

@@ -1,12 +1,14 @@
 """How the gateway's TorchServe client reads TorchServe's answers, against a real local HTTP server
 that answers as TorchServe does when a worker dies or is scaled down mid-request."""
 import json
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from core.errors import BackendError, BackendUnavailable
+from core.errors import BackendError, BackendTimeout, BackendUnavailable
 from core.torchserve import TorchServeClient
 
 
@@ -45,3 +47,25 @@ def test_lost_workers_are_unavailable_not_errors(tmp_path, status, message, erro
         assert type(raised.value) is error and message in str(raised.value)
     finally:
         server.shutdown()
+
+
+def test_nothing_listening_is_unavailable_at_once(tmp_path):
+    with socket.socket() as probe:  # a port that was free a moment ago, now closed
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    client = TorchServeClient(url, url, tmp_path / "key_file.json", timeout=5)
+    started = time.monotonic()
+    with pytest.raises(BackendError) as raised:
+        client.predict("fast", ["좋다"])
+    assert type(raised.value) is BackendUnavailable and time.monotonic() - started < 2
+
+
+def test_a_server_that_never_answers_is_a_timeout(tmp_path):
+    with socket.socket() as silent:  # accepts (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        client = TorchServeClient(url, url, tmp_path / "key_file.json", timeout=0.5)
+        with pytest.raises(BackendError) as raised:
+            client.predict("fast", ["좋다"])
+    assert type(raised.value) is BackendTimeout
