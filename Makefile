@@ -60,7 +60,7 @@ test: setup lint-imports ## the import contract, unit and end-to-end tests
 	$(PY) -m pytest
 
 # Starts its own servers on free loopback ports (never the deploy's), stops them when done.
-bench: archive ## gateway vs TorchServe vs seed-style app, side by side (~9 min; BENCH_ARGS=--quick)
+bench: archive ## gateway vs TorchServe vs seed-style app, side by side (~10 min; BENCH_ARGS=--quick)
 	$(PY) -m bench.side_by_side $(BENCH_ARGS)
 
 soak: archive ## 5 minutes of steady traffic on both paths: errors, latency, memory drift
