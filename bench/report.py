@@ -16,7 +16,7 @@ from deploy.stack import GUNICORN_CONFIG
 from sentiment_client import DEFAULT_BATCH
 
 AUTO_JUDGED_SIZE = DEFAULT_BATCH  # what the shipped client sends
-PACKAGES = ("torch", "torchserve", "Flask", "Werkzeug", "gunicorn", "requests", "aiohttp", "kiwipiepy",
+PACKAGES = ("torch", "torchserve", "Flask", "Werkzeug", "gunicorn", "urllib3", "requests", "aiohttp", "kiwipiepy",
             "transformers", "scikit-learn")
 # TorchServe 0.12's defaults for keys config.properties leaves out (0 threads = one per core).
 TORCHSERVE_DEFAULTS = {"number_of_netty_threads": "0", "netty_client_threads": "0", "job_queue_size": "100",
