@@ -18,6 +18,7 @@ from flask import request
 from core.errors import InvalidRequest
 from core.models import ACCURATE, FAST, ModelName
 from handlers.artifacts import LABELS
+from handlers.text import not_blank_pattern
 from core.scoring import Mode
 
 # ---- requests ------------------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def _one_or_many(value) -> str:
 
 @functools.lru_cache
 def predict_request_model(max_texts: int, max_text_chars: int, max_explain_texts: int) -> type[PredictRequestBase]:
-    review = Annotated[StrictStr, StringConstraints(min_length=1, max_length=max_text_chars, pattern=r"\S")]
+    review = Annotated[StrictStr, StringConstraints(min_length=1, max_length=max_text_chars, pattern=not_blank_pattern())]
     reviews = Annotated[list[review], Field(min_length=1, max_length=max_texts)]
     # Tagged by the JSON type sent, so a bad list reports the bad item, not "should be a string".
     text = Annotated[Union[Annotated[review, Tag("one")], Annotated[reviews, Tag("many")]],

@@ -1,5 +1,7 @@
 """The one text-cleaning function shared by training and serving."""
+import functools
 import re
+import sys
 import unicodedata
 
 _WHITESPACE = re.compile(r"\s+")
@@ -15,6 +17,23 @@ def clean_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_FULL_WIDTH).lower()
     text = _LONG_REPEAT.sub(r"\1\1\1", text)
     return _WHITESPACE.sub(" ", text).strip()
+
+
+@functools.lru_cache
+def not_blank_pattern() -> str:
+    """A regex that matches any character clean_text keeps: a text it does not match is blank.
+
+    Spelled as an explicit class of \\u escapes, not as \\S: engines disagree on \\s (ECMA-262's,
+    which JSON Schema validators and fuzzers use, leaves out U+0085 and U+001C..U+001F, which
+    Python's and Rust's include), and this pattern is both checked by the gateway and published
+    in its OpenAPI document."""
+    spaces = [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]  # what \s+ above squeezes
+    ranges, start = [], spaces[0]
+    for previous, current in zip(spaces, spaces[1:] + [None]):
+        if current is None or current != previous + 1:
+            ranges.append(f"\\u{start:04x}" + (f"-\\u{previous:04x}" if previous > start else ""))
+            start = current
+    return f"[^{''.join(ranges)}]"
 
 
 def clean_text_with_offsets(text: str) -> tuple[str, list[int]]:

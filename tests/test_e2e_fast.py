@@ -65,6 +65,7 @@ def test_accurate_model_not_deployed_is_503(fast_stack, flags):
     ({}, "text"),
     ({"text": []}, "text"),
     ({"text": "   "}, "text"),
+    ({"text": "\u0085\u3000\u001c"}, "text"),  # whitespace to Python, not all of it to ECMA-262's \s
     ({"text": ["좋다", ""]}, "text"),
     ({"text": ["좋다", 3]}, "text"),
     ({"text": {"a": 1}}, "text"),

@@ -1,4 +1,7 @@
-from handlers.text import clean_text
+import re
+import sys
+
+from handlers.text import clean_text, not_blank_pattern
 
 
 def test_normalizes_width_case_and_whitespace():
@@ -29,3 +32,12 @@ def test_offsets_point_back_into_the_text_as_sent():
     cleaned, offsets = clean_text_with_offsets("  ＡＢＣ  영화")
     assert [cleaned[k] for k in range(len(cleaned))] == list("abc 영화")
     assert offsets == [2, 3, 4, 5, 7, 8]  # the space keeps the first of the run it stands for
+
+
+def test_not_blank_is_what_clean_text_keeps_in_every_engine():
+    pattern = not_blank_pattern()
+    assert "\\s" not in pattern.lower()  # no shorthand class: its meaning differs between regex engines
+    not_blank = re.compile(pattern)
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert (not_blank.search(char) is None) == (clean_text(char) == ""), hex(code)
