@@ -45,8 +45,7 @@ def _service_error(exc: errors.ServiceError):
         BACKEND_ERRORS.labels(exc.kind).inc()
     if isinstance(exc, errors.ModelNotDeployed):
         message += "; deploy it (see README) or use the other model"
-    headers = {"Connection": "close"} if isinstance(exc, errors.RequestTimeout) else None
-    return error_response(status_of(exc), exc.code, message, exc.field, headers=headers, **exc.extra)
+    return error_response(status_of(exc), exc.code, message, exc.field, **exc.extra)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -90,11 +90,6 @@ def fit(train: Split, params: FastParams = FastParams(), n_jobs: int | None = No
     return pipeline, score
 
 
-def accuracy(pipeline: Pipeline, data: Split) -> float:
-    predicted = pipeline.predict([clean_text(t) for t in data.texts])
-    return float(np.mean(predicted == data.labels))
-
-
 def save(pipeline: Pipeline, metrics: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, out_dir / FAST_MODEL_FILE, compress=3)
