@@ -1,27 +1,33 @@
 """In-handler throughput and latency: the handler driven as TorchServe's worker drives it.
 
-    python -m bench.handler_throughput fast [--model-dir models/fast] [--reviews 5000]
-    python -m bench.handler_throughput accurate [--model-dir models/nsmc_bert]
+    python -m bench.handler_throughput fast [--archive archives/fast.mar] [--reviews 5000]
+    python -m bench.handler_throughput accurate [--archive archives/accurate.mar]
+
+The handler is loaded from the served archive with the archive's own model config (the accurate
+one runs ONNX Runtime int8 on one thread, as TorchServe's worker does).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
 import torch
 
+from bench.archives import load_archive
 from core.handler_context import torchserve_context
-from core.models import ACCURATE, FAST, MODELS
+from core.models import ACCURATE, FAST
 from core.settings import get_settings
+from core.store import ModelStore
 from handlers.accurate_handler import AccurateHandler
-from handlers.artifacts import FAST_MODEL_FILE
 from handlers.fast_handler import FastHandler
 from train.data import load_split
 
-HANDLERS = {FAST: (FastHandler, FAST_MODEL_FILE), ACCURATE: (AccurateHandler, None)}
+HANDLERS = {FAST: FastHandler, ACCURATE: AccurateHandler}
 
 
 def measure(handler, texts, batch_size: int, texts_per_request: int) -> dict:
@@ -46,20 +52,20 @@ def measure(handler, texts, batch_size: int, texts_per_request: int) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", choices=sorted(HANDLERS))
-    parser.add_argument("--model-dir")
+    parser.add_argument("--archive", type=Path, help="a .mar (default: the model store's <model>.mar)")
     parser.add_argument("--reviews", type=int, default=5000, help="NSMC test reviews to score")
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
-    handler_class, serialized = HANDLERS[args.model]
-    model_dir = args.model_dir or str(get_settings().models_dir / MODELS[args.model].source_dir)
-    handler = handler_class()
-    handler.initialize(torchserve_context(model_dir, serialized_file=serialized))
+    archive = args.archive or ModelStore(get_settings().model_store).archive_path(args.model)
+    with tempfile.TemporaryDirectory() as unpacked:
+        handler = load_archive(HANDLERS[args.model](), archive, Path(unpacked))
     texts = [t or "." for t in load_split("test", args.data_dir).texts[:args.reviews]]
     measure(handler, texts[:200], 1, 1)  # warm-up
     rows = [measure(handler, texts[:max(200, args.reviews // 10)], 1, 1),
             measure(handler, texts, 16, 1),
-            measure(handler, texts, 1, 32)]
-    info = {"model": args.model, "model_dir": model_dir, "cpu_cores": psutil.cpu_count(),
+            measure(handler, texts, 1, 32),
+            measure(handler, texts, 8, 32)]  # eight clients' 32-review requests batched together
+    info = {"model": args.model, "archive": str(archive), "cpu_cores": psutil.cpu_count(),
             "torch_threads": torch.get_num_threads(), "rss_mb": round(psutil.Process().memory_info().rss / 1e6)}
     print(json.dumps({**info, "results": rows}, indent=2))
 

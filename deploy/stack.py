@@ -22,6 +22,7 @@ from core.torchserve import TorchServeClient
 from deploy import processes
 
 CONFIG_TEMPLATE = PROJECT_ROOT / "config.properties"
+LOG_CONFIG = PROJECT_ROOT / "deploy" / "log4j2.xml"  # TorchServe's frontend logging
 GUNICORN_CONFIG = PROJECT_ROOT / "gateway" / "gunicorn_conf.py"
 BIN = Path(sys.executable).parent
 
@@ -161,7 +162,7 @@ class Stack:
                           TMPDIR=str(tmp))
         os.chdir(self.run_dir)
         os.execv(BIN / "torchserve", ["torchserve", "--start", "--foreground", "--ts-config", str(config),
-                                      "--no-config-snapshots"])
+                                      "--log-config", str(LOG_CONFIG), "--no-config-snapshots"])
 
     def exec_gateway(self):
         os.chdir(PROJECT_ROOT)

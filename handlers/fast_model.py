@@ -5,6 +5,9 @@ package is what ships inside the .mar next to the pickle.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
@@ -12,6 +15,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
+
+from handlers.char_hashing import CharNgramHasher
+
+_COLUMN_BITS = 2 ** 31 - 1  # hashed columns are below 2^31: counted() packs (row, column) in one int64
 
 
 def remove_spaces(text: str) -> str:
@@ -63,6 +70,13 @@ class CompactNgrams(TransformerMixin, BaseEstimator):
         kept = position >= 0
         rows = np.repeat(np.arange(hashed.shape[0]), np.diff(hashed.indptr))
         return rows[kept], position[kept], hashed.data[kept]
+
+    def counted(self, rows: np.ndarray, hashed_columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """entries() from one (row, hashed column) pair per n-gram occurrence: the pairs counted."""
+        pairs, counts = np.unique((np.asarray(rows, dtype=np.int64) << 31) | hashed_columns, return_counts=True)
+        position = self.lookup(pairs & _COLUMN_BITS)
+        kept = position >= 0
+        return pairs[kept] >> 31, position[kept], counts[kept]
 
     def lookup(self, hashed_columns: np.ndarray) -> np.ndarray:
         """The compact column of each hashed column, -1 for n-grams not kept."""
@@ -193,10 +207,30 @@ class FastScorer:
         return expit(self.blocks.logits(list(texts)))
 
 
+@dataclass
+class _Block:
+    """One FeatureUnion block (ngrams -> tfidf) as numbers: its n-gram counts, IDF and weights."""
+
+    kiwi: KiwiMorphemes | None
+    ngrams: CompactNgrams
+    analyzer: Callable  # the vectorizer's, for blocks the batched character path does not cover
+    hasher: FeatureHasher
+    chars: CharNgramHasher | None  # character n-grams hashed for the whole batch at once
+    sublinear: bool
+    idf: np.ndarray
+    weights: np.ndarray
+
+    def entries(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, compact column, count) of each kept n-gram, row by row (the order sets the sums' order)."""
+        if self.chars is not None:
+            return self.ngrams.counted(*self.chars(docs))
+        return self.ngrams.entries(self.hasher.transform(self.analyzer(doc) for doc in docs))
+
+
 class _LinearBlocks:
     """NB-SVM's logit over TF-IDF blocks of compact n-grams, computed without scikit-learn's plumbing."""
 
-    def __init__(self, blocks: list[dict], intercept: float):
+    def __init__(self, blocks: list[_Block], intercept: float):
         self.blocks, self.intercept = blocks, intercept
 
     @classmethod
@@ -212,31 +246,31 @@ class _LinearBlocks:
                 return None
             width = len(ngrams.columns_)
             vectorizer = ngrams.vectorizer
-            blocks.append({
-                "kiwi": steps.get("kiwi"), "ngrams": ngrams, "analyzer": vectorizer.build_analyzer(),
-                "hasher": FeatureHasher(n_features=vectorizer.n_features, input_type="string",
-                                        alternate_sign=False, dtype=np.float32),
-                "sublinear": tfidf.sublinear_tf, "idf": np.asarray(tfidf.idf_, dtype=np.float64),
-                "weights": np.asarray(classifier.coef_[offset:offset + width], dtype=np.float64)})
+            blocks.append(_Block(
+                kiwi=steps.get("kiwi"), ngrams=ngrams, analyzer=vectorizer.build_analyzer(),
+                hasher=FeatureHasher(n_features=vectorizer.n_features, input_type="string",
+                                     alternate_sign=False, dtype=np.float32),
+                chars=None if "kiwi" in steps else CharNgramHasher.of(vectorizer),
+                sublinear=tfidf.sublinear_tf, idf=np.asarray(tfidf.idf_, dtype=np.float64),
+                weights=np.asarray(classifier.coef_[offset:offset + width], dtype=np.float64)))
             offset += width
         if offset != len(classifier.coef_):
             return None
         # Morpheme blocks last: their analysis starts first, in kiwipiepy's native threads, and is
         # collected after the character blocks (Python) are done.
-        return cls(sorted(blocks, key=lambda b: b["kiwi"] is not None), classifier.intercept_)
+        return cls(sorted(blocks, key=lambda b: b.kiwi is not None), classifier.intercept_)
 
     def logits(self, texts: list[str]) -> np.ndarray:
         logit = np.full(len(texts), self.intercept, dtype=np.float64)
-        started = {id(b): b["kiwi"].analyses(texts) for b in self.blocks if b["kiwi"] is not None}
+        started = {id(b): b.kiwi.analyses(texts) for b in self.blocks if b.kiwi is not None}
         for b in self.blocks:
-            docs = list(started[id(b)]) if b["kiwi"] is not None else texts
-            rows, columns, counts = b["ngrams"].entries(b["hasher"].transform(b["analyzer"](doc) for doc in docs))
+            rows, columns, counts = b.entries(list(started[id(b)]) if b.kiwi is not None else texts)
             tf = counts.astype(np.float64)
-            if b["sublinear"]:
+            if b.sublinear:
                 tf = np.log(tf) + 1.0
-            x = tf * b["idf"][columns]  # TF-IDF before the row's l2 normalization
+            x = tf * b.idf[columns]  # TF-IDF before the row's l2 normalization
             # (astype: bincount of nothing is an int array, e.g. a review with no known n-gram)
-            dot = np.bincount(rows, weights=x * b["weights"][columns], minlength=len(texts)).astype(np.float64)
+            dot = np.bincount(rows, weights=x * b.weights[columns], minlength=len(texts)).astype(np.float64)
             norm = np.sqrt(np.bincount(rows, weights=x * x, minlength=len(texts)).astype(np.float64))
             logit += np.divide(dot, norm, out=np.zeros_like(dot), where=norm > 0)
         return logit

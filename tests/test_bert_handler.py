@@ -5,10 +5,13 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from transformers import AutoTokenizer, BertForSequenceClassification
 
 from handlers.artifacts import BLEND_FILE, ONNX_FILE
-from handlers.accurate_handler import AccurateHandler, positive_index
+from handlers import accurate_handler
+from handlers.accurate_handler import AccurateHandler, length_passes, positive_index
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, torchserve_context
 from train.bert.modeling import bert_config
 from train.bert.tokenizer import build_wordpiece, wrap
@@ -138,3 +141,18 @@ def test_onnx_runtime_without_the_export_is_a_clear_error(model_dir):
     context.model_yaml_config = {"handler": {"runtime": "onnx"}}
     with pytest.raises(FileNotFoundError, match="make archive"):
         AccurateHandler().initialize(context)
+
+
+@given(st.lists(st.integers(0, 400), max_size=300))
+def test_forward_passes_group_texts_of_similar_length(lengths):
+    passes = length_passes(lengths)
+    assert sorted(i for p in passes for i in p.tolist()) == list(range(len(lengths)))  # each text once
+    for p in passes:
+        sizes = [lengths[i] for i in p]
+        assert 1 <= len(p) <= accurate_handler.MODEL_BATCH
+        assert max(sizes) <= accurate_handler.PADDING_RATIO * max(min(sizes), accurate_handler.SHORT)
+    assert all(max(lengths[i] for i in a) <= min(lengths[i] for i in b) for a, b in zip(passes, passes[1:]))
+
+
+def test_a_long_text_does_not_pad_the_short_ones():
+    assert [p.tolist() for p in length_passes([5, 120, 6, 7])] == [[0, 2, 3], [1]]

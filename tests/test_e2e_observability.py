@@ -92,3 +92,18 @@ def test_probes(fast_stack):
     ready = requests.get(f"{fast_stack.gateway_url}/readyz", timeout=10)
     assert ready.status_code == 200 and set(ready.json()["models"]) == {"fast"}
     assert ready.json()["models"]["fast"]["version"] == "1"
+
+
+def test_torchserve_logs_requests_once_in_its_access_log_only(fast_stack):
+    """deploy/log4j2.xml: TorchServe's own setup wrote ~9 lines a request, most of them three times."""
+    logs = fast_stack.run_dir / "logs"
+    marker = "once-only-marker"
+    for _ in range(3):
+        assert requests.post(f"{fast_stack.gateway_url}/predict", json={"text": marker}, timeout=30).status_code == 200
+    time.sleep(0.5)
+    access = (logs / "access_log.log").read_text()
+    assert access.count('"POST /predictions/fast HTTP/1.1" 200') >= 3
+    frontend = (logs / "ts_log.log").read_text() + (fast_stack.run_dir / "torchserve.log").read_text()
+    assert "Model fast loaded" in frontend  # the frontend still says what it serves
+    for per_request in ("ACCESS_LOG", "Sending response for jobId", "Backend response time", "[DEBUG]", "[METRICS]"):
+        assert per_request not in frontend

@@ -75,3 +75,15 @@ def test_served_scoring_equals_the_pipeline(fast_model_dir):
     assert np.allclose(scorer(texts), scorer.pipeline.predict_proba(texts)[:, 1], atol=1e-5)
     for alone in (texts[:1], [""], ["🦄"], ["\x00"]):  # one review, and reviews with no known n-gram at all
         assert np.allclose(scorer(alone), scorer.pipeline.predict_proba(alone)[:, 1], atol=1e-5)
+
+
+def test_batched_character_ngrams_change_no_logit(fast_model_dir):
+    """The character blocks' batched hashing gives bit for bit the logits scikit-learn's hasher gives."""
+    scorer = FastScorer(fast_model_dir / FAST_MODEL_FILE)
+    char_blocks = [b for b in scorer.blocks.blocks if b.kiwi is None]
+    assert char_blocks and all(b.chars is not None for b in char_blocks)
+    texts = [fast.clean_text(t) for t in DOCS + ["", "A", "AbC dE", "ㅋ" * 300, "🦄x🦄", "\x00"]]
+    batched = scorer.blocks.logits(texts)
+    for b in char_blocks:
+        b.chars = None  # back to HashingVectorizer's analyzer and FeatureHasher
+    assert np.array_equal(batched, scorer.blocks.logits(texts))

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import shutil
@@ -48,7 +49,11 @@ def fast_dev_probs(data_dir, cache: Path) -> np.ndarray:
 def bert_served_probs(bert_dir: Path, texts: dict[str, list[str]], cache_dir: Path) -> dict[str, np.ndarray]:
     """P(positive) per split from BERT as served (ONNX int8 in the accurate handler, no blend)."""
     weights = next(p for p in sorted(Path(bert_dir).iterdir()) if p.suffix in (".safetensors", ".bin"))
-    key = {"weights": str(weights), "bytes": weights.stat().st_size, "mtime": weights.stat().st_mtime}
+    from handlers import accurate_handler, bert_runtime  # the serving code decides the numbers too
+
+    code = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (accurate_handler, bert_runtime)))
+    key = {"weights": str(weights), "bytes": weights.stat().st_size, "mtime": weights.stat().st_mtime,
+           "serving_code_sha256": code.hexdigest()}
     paths = {split: cache_dir / f"bert_{split}_probs_onnx.npy" for split in texts}
     meta = cache_dir / "bert_probs_onnx.json"
     if meta.exists() and json.loads(meta.read_text()) == key and all(p.exists() for p in paths.values()):
