@@ -6,6 +6,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 
 from handlers.artifacts import FAST_MODEL_FILE
+from handlers import fast_model
 from handlers.fast_model import CompactNgrams, FastScorer, NBLogisticRegression
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
 from train import fast, morphemes
@@ -83,6 +84,7 @@ def test_batched_character_ngrams_change_no_logit(fast_model_dir):
     char_blocks = [b for b in scorer.blocks.blocks if b.kiwi is None]
     assert char_blocks and all(b.chars is not None for b in char_blocks)
     texts = [fast.clean_text(t) for t in DOCS + ["", "A", "AbC dE", "ㅋ" * 300, "🦄x🦄", "\x00"]]
+    assert len(texts) >= fast_model.BATCHED_FROM
     batched = scorer.blocks.logits(texts)
     for b in char_blocks:
         b.chars = None  # back to HashingVectorizer's analyzer and FeatureHasher
