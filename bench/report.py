@@ -123,9 +123,15 @@ def batching_line(b: dict) -> str:
 
 
 def auto_line(a: dict) -> str:
-    return (f"  auto vs accurate through the gateway, {a['size']} review(s) a request, c={a['concurrency']}: "
+    line = (f"  auto vs accurate through the gateway, {a['size']} review(s) a request, c={a['concurrency']}: "
             f"auto {a['auto']['reviews_per_s']} reviews/s (p50 {a['auto']['p50_ms']} ms) vs accurate "
             f"{a['accurate']['reviews_per_s']} reviews/s (p50 {a['accurate']['p50_ms']} ms): {a['ratio']}x")
+    for mode in ("auto", "accurate"):
+        cpu = a[mode].get("cpu_ms_per_review")
+        if cpu:
+            parts = ", ".join(f"{role} {ms}" for role, ms in cpu.items())
+            line += f"\n    {mode}: CPU ms a review {sum(cpu.values()):.2f} ({parts})"
+    return line
 
 
 def table(rows: list[dict]) -> str:

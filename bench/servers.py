@@ -117,3 +117,17 @@ def process_roles(stack: Stack, baseline: Baseline, ts: TorchServeClient, worker
     if seed:
         roles["seed-style baseline"] = [seed]
     return roles
+
+
+def cpu_seconds(roles: dict[str, list[int]]) -> dict[str, float]:
+    """User + system CPU seconds each role's processes have used so far (gone processes count 0)."""
+    used: dict[str, float] = {}
+    for role, pids in roles.items():
+        used[role] = 0.0
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            used[role] += times.user + times.system
+    return used

@@ -23,8 +23,8 @@ import requests
 from bench import report
 from bench.loadgen import Load, Measured, drive
 from bench.rss import PeakRss
-from bench.servers import (ACCURATE, FAST, UNBATCHED, Baseline, bench_stack, client, pooled_connections, process_roles,
-                           register_unbatched, scale)
+from bench.servers import (ACCURATE, FAST, UNBATCHED, Baseline, bench_stack, client, cpu_seconds, pooled_connections,
+                           process_roles, register_unbatched, scale)
 from core.models import MODELS
 from core.settings import PROJECT_ROOT
 from handlers.text import clean_text
@@ -96,19 +96,30 @@ def batching(args, ts_url: str, key: str | None, reviews: list[str]) -> dict:
     return out
 
 
-def auto_vs_accurate(args, gateway_url: str, reviews: list[str]) -> list[dict]:
-    """The gateway's `auto` cascade against its accurate path, alternating rounds, once per request size."""
+def auto_vs_accurate(args, gateway_url: str, reviews: list[str], roles) -> list[dict]:
+    """The gateway's `auto` cascade against its accurate path, alternating rounds, once per request size.
+
+    Each mode's CPU a review, per process role (`roles()`: {role: [pids]}), says where the time goes."""
     out = []
     for size in args.auto_sizes:
         chunks = [reviews[i:i + size] for i in range(0, len(reviews) - size + 1, size)]
         merged: dict[str, list[Measured]] = {"auto": [], "accurate": []}
+        cpu: dict[str, dict[str, float]] = {"auto": {}, "accurate": {}}
         for round_ in range(args.auto_rounds):
             for mode in ("auto", "accurate") if round_ % 2 == 0 else ("accurate", "auto"):
                 load = Load(f"{gateway_url}/predict", [{"text": c, "mode": mode} for c in chunks])
-                merged[mode].append(drive(load, args.auto_concurrency, args.warmup, args.duration))
+                drive(load, args.auto_concurrency, args.warmup, 0)
+                pids = roles()
+                before = cpu_seconds(pids)
+                merged[mode].append(drive(load, args.auto_concurrency, 0, args.duration))
+                for role, seconds in cpu_seconds(pids).items():
+                    cpu[mode][role] = cpu[mode].get(role, 0.0) + seconds - before.get(role, 0.0)
         cell = {"concurrency": args.auto_concurrency, "size": size}
         for mode, runs in merged.items():
             cell[mode] = Measured.merge(runs).summary(size)
+            scored = sum(r.requests for r in runs) * size
+            cell[mode]["cpu_ms_per_review"] = {role: round(1000 * seconds / max(scored, 1), 3)
+                                               for role, seconds in sorted(cpu[mode].items()) if seconds > 0}
         cell["ratio"] = report.ratio(cell["auto"]["reviews_per_s"], cell["accurate"]["reviews_per_s"])
         print(report.auto_line(cell), flush=True)
         out.append(cell)
@@ -188,7 +199,8 @@ def main(argv=None) -> int:
             if args.batching_rounds:
                 result["batching"] = batching(args, stack.inference_url, key, reviews)
             if args.auto_rounds:
-                result["auto"] = auto_vs_accurate(args, stack.gateway_url, reviews)
+                result["auto"] = auto_vs_accurate(args, stack.gateway_url, reviews,
+                                                  lambda: process_roles(stack, baseline, ts, worker_models))
         result["peak_rss"] = rss.report()
     except KeyboardInterrupt:
         print("interrupted; stopping servers", file=sys.stderr)
