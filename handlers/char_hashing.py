@@ -46,7 +46,8 @@ def murmurhash3_32(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, se
     for j in range(int(blocks.max(initial=0))):
         on = np.flatnonzero(blocks > j)
         at = starts[on] + 4 * j
-        k = padded[at] | (padded[at + 1] << np.uint32(8)) | (padded[at + 2] << np.uint32(16)) | (padded[at + 3] << np.uint32(24))
+        k = (padded[at] | (padded[at + 1] << np.uint32(8)) | (padded[at + 2] << np.uint32(16))
+             | (padded[at + 3] << np.uint32(24)))
         h[on] = _rotl(h[on] ^ _scramble(k), 13) * np.uint32(5) + np.uint32(0xE6546B64)
     tail = lengths & 3
     on = np.flatnonzero(tail)
@@ -79,7 +80,8 @@ class CharNgramHasher:
     def of(cls, vectorizer) -> CharNgramHasher | None:
         """One for this vectorizer, or None where its n-grams are not plain character windows."""
         if (getattr(vectorizer, "analyzer", None) != "char" or vectorizer.input != "content"
-                or getattr(vectorizer, "alternate_sign", True) or vectorizer.ngram_range[0] < 1):
+                or getattr(vectorizer, "alternate_sign", True)
+                or not 1 <= vectorizer.ngram_range[0] <= vectorizer.ngram_range[1]):
             return None
         return cls(vectorizer)
 
@@ -103,7 +105,5 @@ class CharNgramHasher:
             rows.append(row_of[first])
             starts.append(byte_at[first])
             sizes.append(byte_at[first + n] - byte_at[first])
-        if not rows:
-            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
         h = murmurhash3_32(data, np.concatenate(starts), np.concatenate(sizes))
         return np.concatenate(rows), hashed_column(h, self.n_features)

@@ -156,3 +156,19 @@ def test_forward_passes_group_texts_of_similar_length(lengths):
 
 def test_a_long_text_does_not_pad_the_short_ones():
     assert [p.tolist() for p in length_passes([5, 120, 6, 7])] == [[0, 2, 3], [1]]
+
+
+def test_blend_scores_are_recomputed_when_the_serving_code_changes(model_dir, tmp_path, monkeypatch):
+    """train.blend caches BERT's scores; after a change to the serving code the cache is not reused."""
+    from train.blend import bert_served_probs
+
+    texts = {"dev": [SEED_POSITIVE, SEED_NEGATIVE, "좋아"]}
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    first = bert_served_probs(model_dir, texts, cache)["dev"]
+    np.save(cache / "bert_dev_probs_onnx.npy", np.full(3, 0.123))  # a marker in place of the scores
+    assert bert_served_probs(model_dir, texts, cache)["dev"].tolist() == [0.123] * 3  # same code: reused
+    changed = tmp_path / "accurate_handler.py"
+    changed.write_text(open(accurate_handler.__file__).read() + "\n# another forward-pass rule\n")
+    monkeypatch.setattr(accurate_handler, "__file__", str(changed))
+    assert np.allclose(bert_served_probs(model_dir, texts, cache)["dev"], first)  # re-scored
