@@ -21,8 +21,8 @@ $(VENV)/.installed: requirements.txt
 	         $(PY) -m pip install --quiet --progress-bar on -r requirements.txt'
 	touch $@
 
-train-fast: setup ## retrain the fast model on NSMC (~4 min on 2 cores; ~2.5 min once kiwipiepy's analysis is cached)
-	$(PY) -m train.fast
+train-fast: setup ## retrain the fast model on NSMC (~2 min on 2 cores; FAST_ARGS=--morphemes adds kiwipiepy's morphemes, ~4 min)
+	$(PY) -m train.fast $(FAST_ARGS)
 train: train-fast ## = train-fast
 # The shipped BERT's recipe, in steps rather than minutes so that any machine reproduces it:
 # ~8 min on an H100 (it needs a CUDA build of torch in the venv), ~8 h on 2 CPU cores.
@@ -38,7 +38,7 @@ migrate-store: setup ## bring an archives/ of the earlier layout (nsmc_fast, nsm
 
 # Which archives are stale is decided in Python (train/archive.py), where the paths are defined.
 archive: migrate-store ## train the fast model if it is missing; build archives that are missing or stale
-	@deploy/step "train: the fast model on NSMC, if missing (~4 min on 2 cores)" $(PY) -m train.fast --if-missing
+	@deploy/step "train: the fast model on NSMC, if missing (~2 min on 2 cores)" $(PY) -m train.fast --if-missing
 	@deploy/step "archive: what is missing or stale (the accurate one exports ONNX int8, ~1 min)" \
 	  $(PY) -m train.archive all --if-stale
 archive-accurate: setup ## archive another BERT-family classifier directory: MODEL=<dir>

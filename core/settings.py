@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     timeout_seconds: float = Field(10.0, gt=0, description="Per TorchServe call; past it the client gets 504.")
     max_explain_texts: int = Field(8, ge=1, description="Texts per /predict request with explain: true "
                                                         "(explaining costs one model call per word).")
-    auto_threshold: float = Field(0.803, ge=0.5, le=1.0, description=
+    auto_threshold: float = Field(0.767, ge=0.5, le=1.0, description=
                                   "mode auto: a text whose fast confidence is below this goes on to the "
                                   "accurate model. Chosen on dev by `python -m bench.cascade`.")
     readiness_timeout_seconds: float = Field(2.0, gt=0, description=

@@ -4,15 +4,19 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import joblib
+import numpy as np
 import pytest
 
 from core.models import ACCURATE, FAST, MODELS
 from core.settings import get_settings
 from core.store import ModelStore
 from deploy.stack import Stack
-from train import fast
+from handlers.artifacts import FAST_MODEL_FILE
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
+from train import fast, morphemes
 from train.archive import publish
-from train.data import find_corpus
+from train.data import Split, find_corpus
 
 FIXTURE_TRAIN_ROWS = 20_000
 FIXTURE_TEST_ROWS = 2_000
@@ -31,6 +35,23 @@ def nsmc_dir() -> Path:
 def fast_model_dir(tmp_path_factory, nsmc_dir) -> Path:
     pipeline, metrics = fast.train_and_evaluate(nsmc_dir, FIXTURE_TRAIN_ROWS, FIXTURE_TEST_ROWS)
     return fast.save(pipeline, metrics, tmp_path_factory.mktemp("fast_model"))
+
+
+@pytest.fixture(scope="session")
+def morpheme_model_dir(tmp_path_factory) -> Path:
+    """A small fast model with the optional morpheme block, for the serving paths it adds."""
+    directory = tmp_path_factory.mktemp("morpheme_model")
+    docs = [SEED_POSITIVE, SEED_NEGATIVE, "재밌다 재밌다 진짜", "지루하다 진짜", "배우 연기 좋다", "연기 별로 지루"]
+    train = Split(docs * 4, np.array([1, 0] * 12))
+    pipeline, _ = fast.fit(train, fast.FastParams(min_df=1, use_morphemes=True), n_jobs=1, cache_dir=directory)
+    assert morphemes.kiwi_step(pipeline) is not None
+    joblib.dump(pipeline, directory / FAST_MODEL_FILE)
+    return directory
+
+
+@pytest.fixture(params=["default recipe", "with morphemes"])
+def any_fast_model_dir(request) -> Path:
+    return request.getfixturevalue("fast_model_dir" if request.param == "default recipe" else "morpheme_model_dir")
 
 
 @pytest.fixture(scope="session")

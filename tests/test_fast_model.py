@@ -1,7 +1,11 @@
 """The fast model's pieces: the vocabulary held as hashes, the NB weighting, the morpheme cache."""
+import pickle
+
 import joblib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 
@@ -36,6 +40,26 @@ def test_compact_ngrams_keep_what_a_min_df_vocabulary_keeps(analyzer, ngram_rang
     assert sorted(columns[:-1].tolist()) == list(range(len(ngrams))) and columns[-1] == -1
 
 
+COLUMNS = st.lists(st.integers(0, 2**31 - 2), max_size=300, unique=True).map(sorted)
+
+
+@settings(max_examples=200, deadline=None)
+@given(columns=COLUMNS, others=st.lists(st.integers(0, 2**31 - 2), max_size=50), data=st.data())
+def test_lookup_finds_each_kept_column_and_nothing_else(columns, others, data):
+    """The bucketed lookup against a dict, with repeated keys, misses, and crowded buckets (hashes
+    close together share a bucket)."""
+    crowded = [c + d for c in columns[:5] for d in (1, 2, 3) if c + d < 2**31 - 1]
+    compact = CompactNgrams(HashingVectorizer())
+    compact.columns_ = np.array(sorted(set(columns + crowded)), dtype=np.int32)
+    kept = {int(c): i for i, c in enumerate(compact.columns_)}
+    keys = data.draw(st.lists(st.sampled_from(columns + others) if columns + others else st.just(0), max_size=80))
+    keys = np.array(keys + others, dtype=np.int64)
+    assert compact.lookup(keys).tolist() == [kept.get(int(k), -1) for k in keys]
+    copy = pickle.loads(pickle.dumps(compact))
+    assert getattr(copy, "_bucket_starts", None) is None  # the table is rebuilt, never saved
+    assert copy.lookup(keys).tolist() == compact.lookup(keys).tolist()
+
+
 def test_nb_weights_match_the_textbook_formula():
     X = sparse.csr_matrix(np.array([[1, 0, 2], [0, 1, 1], [1, 1, 0], [0, 0, 3]], dtype=np.float32))
     y = np.array([1, 0, 1, 0])
@@ -52,7 +76,7 @@ def test_nb_weights_match_the_textbook_formula():
 
 def test_training_reads_morphemes_from_the_cache_and_never_saves_them(tmp_path, monkeypatch):
     train = Split([SEED_POSITIVE, SEED_NEGATIVE, "재밌다 진짜", "지루하다 진짜"] * 5, np.array([1, 0, 1, 0] * 5))
-    params = fast.FastParams(min_df=1)
+    params = fast.FastParams(min_df=1, use_morphemes=True)
     pipeline, _ = fast.fit(train, params, n_jobs=1, cache_dir=tmp_path)
     cache = joblib.load(morphemes.cache_file(tmp_path))
     assert set(cache) == {fast.clean_text(t) for t in train.texts}  # every text analysed once, kept
@@ -68,9 +92,9 @@ def test_training_reads_morphemes_from_the_cache_and_never_saves_them(tmp_path, 
     assert morphemes.kiwi_step(joblib.load(saved)).transform(["재밌다"]) != ["캐시/NNG"]  # served: Kiwi itself
 
 
-def test_served_scoring_equals_the_pipeline(fast_model_dir):
+def test_served_scoring_equals_the_pipeline(any_fast_model_dir):
     """FastScorer's numpy path computes the pipeline's own probabilities."""
-    scorer = FastScorer(fast_model_dir / FAST_MODEL_FILE)
+    scorer = FastScorer(any_fast_model_dir / FAST_MODEL_FILE)
     assert scorer.blocks is not None  # the numpy path, not the fallback
     texts = [fast.clean_text(t) for t in DOCS + ["", "a", "!!!", "ㅋ" * 300, "영화 " * 200, "이다"]]
     assert np.allclose(scorer(texts), scorer.pipeline.predict_proba(texts)[:, 1], atol=1e-5)
@@ -78,14 +102,15 @@ def test_served_scoring_equals_the_pipeline(fast_model_dir):
         assert np.allclose(scorer(alone), scorer.pipeline.predict_proba(alone)[:, 1], atol=1e-5)
 
 
-def test_batched_character_ngrams_change_no_logit(fast_model_dir):
-    """The character blocks' batched hashing gives bit for bit the logits scikit-learn's hasher gives."""
-    scorer = FastScorer(fast_model_dir / FAST_MODEL_FILE)
-    char_blocks = [b for b in scorer.blocks.blocks if b.kiwi is None]
-    assert char_blocks and all(b.chars is not None for b in char_blocks)
+def test_batched_ngrams_change_no_logit(any_fast_model_dir):
+    """Every block's batched hashing (characters, and morphemes as tokens) gives bit for bit the
+    logits scikit-learn's analyzer and hasher give."""
+    scorer = FastScorer(any_fast_model_dir / FAST_MODEL_FILE)
+    blocks = scorer.blocks.blocks
+    assert all(b.batched is not None for b in blocks)
     texts = [fast.clean_text(t) for t in DOCS + ["", "A", "AbC dE", "ㅋ" * 300, "🦄x🦄", "\x00"]]
     assert len(texts) >= fast_model.BATCHED_FROM
     batched = scorer.blocks.logits(texts)
-    for b in char_blocks:
-        b.chars = None  # back to HashingVectorizer's analyzer and FeatureHasher
+    for b in blocks:
+        b.batched = None  # back to HashingVectorizer's analyzer and FeatureHasher
     assert np.array_equal(batched, scorer.blocks.logits(texts))

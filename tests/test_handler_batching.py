@@ -84,13 +84,13 @@ def test_fast_handler_scores_seed_examples(fast_model_dir):
         assert 0.5 <= r["confidence"] <= 1.0
 
 
-def test_fast_explanations_add_up_to_the_logit_exactly(fast_model_dir):
+def test_fast_explanations_add_up_to_the_logit_exactly(any_fast_model_dir):
     """Every feature's linear contribution lands on characters; with the bias they are the logit."""
     from handlers.fast_model import linear_contributions
     from handlers.text import clean_text
 
     handler = FastHandler()
-    handler.initialize(torchserve_context(fast_model_dir, serialized_file=FAST_MODEL_FILE))
+    handler.initialize(torchserve_context(any_fast_model_dir, serialized_file=FAST_MODEL_FILE))
     pipeline = handler.score.pipeline
     for text in (SEED_POSITIVE, SEED_NEGATIVE, "ㅋㅋㅋㅋㅋ 이게 영화냐", "a", "!!!", "이다"):
         cleaned = clean_text(text)
@@ -99,7 +99,7 @@ def test_fast_explanations_add_up_to_the_logit_exactly(fast_model_dir):
         assert logit == pytest.approx(float(pipeline.decision_function([cleaned])[0]), abs=2e-3)  # served: float32
         explained = handler.explain_text(cleaned)
         assert np.allclose(explained.weights, weights)
-    context = torchserve_context(fast_model_dir, batch_size=1)
+    context = torchserve_context(any_fast_model_dir, batch_size=1)
     answer = json.loads(handler.handle([{"body": {"text": [SEED_POSITIVE], "explain": True}}], context)[0])[0]
     spans = answer["explanation"]["spans"]
     assert sum(s["weight"] for s in spans) + answer["explanation"]["bias"] == pytest.approx(

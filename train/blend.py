@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import joblib
@@ -36,13 +37,17 @@ def positive_probs(pipeline, texts) -> np.ndarray:
     return pipeline.predict_proba([clean_text(t) for t in texts])[:, list(pipeline.classes_).index(1)]
 
 
-def fast_dev_probs(data_dir, cache: Path) -> np.ndarray:
-    if cache.exists():
+def fast_dev_probs(data_dir, cache: Path, params: fast.FastParams = fast.FastParams()) -> np.ndarray:
+    """The fast recipe's P(positive) on dev, fitted on train minus dev; cached, keyed by the recipe."""
+    key = cache.with_suffix(".json")
+    recipe = json.dumps(asdict(params), sort_keys=True)
+    if cache.exists() and key.exists() and key.read_text().strip() == recipe:
         return np.load(cache)
     train, dev = train_dev_split(load_split("train", data_dir))
-    pipeline, _ = fast.fit(train)
+    pipeline, _ = fast.fit(train, params)
     probs = positive_probs(pipeline, dev.texts)
     np.save(cache, probs)
+    key.write_text(recipe + "\n")
     return probs
 
 

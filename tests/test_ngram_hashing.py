@@ -1,4 +1,4 @@
-"""The batched character n-gram hashing computes scikit-learn's own hashes and columns."""
+"""The batched n-gram hashing (characters and tokens) computes scikit-learn's own hashes and columns."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,7 +7,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
-from handlers.char_hashing import CharNgramHasher, hashed_column, murmurhash3_32 as batched_murmurhash
+from handlers.ngram_hashing import NgramHasher, hashed_column, murmurhash3_32 as batched_murmurhash
 from handlers.fast_model import remove_spaces
 
 # Every UTF-8 length (1 to 4 bytes), upper case, and the whitespace the analyzer squeezes.
@@ -43,16 +43,37 @@ def _dense_counts(rows, columns, shape):
 ])
 @settings(max_examples=60, deadline=None)
 @given(texts=st.lists(TEXT, min_size=1, max_size=12))
-def test_batched_ngrams_are_the_hashing_vectorizers(options, texts):
+def test_batched_character_ngrams_are_the_hashing_vectorizers(options, texts):
     vectorizer = HashingVectorizer(analyzer="char", alternate_sign=False, norm=None, **options)
-    hasher = CharNgramHasher.of(vectorizer)
+    hasher = NgramHasher.of(vectorizer)
     rows, columns = hasher(texts)
     expected = vectorizer.transform(texts)
     assert (_dense_counts(rows, columns, expected.shape) != expected).nnz == 0
 
 
-def test_only_plain_character_windows_take_the_batched_path():
-    assert CharNgramHasher.of(HashingVectorizer(analyzer="char", alternate_sign=False)) is not None
-    assert CharNgramHasher.of(HashingVectorizer(analyzer="char")) is None  # signed values
-    assert CharNgramHasher.of(HashingVectorizer(analyzer="char_wb", alternate_sign=False)) is None
-    assert CharNgramHasher.of(HashingVectorizer(analyzer="word", alternate_sign=False)) is None
+# Token texts: kiwipiepy's `form/tag` analyses, and words with punctuation, case and odd whitespace.
+TOKENS = st.lists(st.sampled_from(["영화/NNG", "가/JKS", "최고/NNG", "ㅋㅋ/SW", "😀/SW", "a/SL", "Ab", "x,y", "!", "é"]),
+                  max_size=12).map(" ".join)
+
+
+@pytest.mark.parametrize("options", [
+    {"token_pattern": r"\S+", "lowercase": False, "ngram_range": (1, 2)},  # the fast model's morpheme block
+    {"ngram_range": (1, 3)},  # the default token pattern (words of 2+ characters), lower-cased
+    {"token_pattern": r"\S+", "ngram_range": (2, 4), "n_features": 1000},
+])
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.one_of(TOKENS, TEXT), min_size=1, max_size=12))
+def test_batched_token_ngrams_are_the_hashing_vectorizers(options, texts):
+    vectorizer = HashingVectorizer(analyzer="word", alternate_sign=False, norm=None, **options)
+    rows, columns = NgramHasher.of(vectorizer)(texts)
+    expected = vectorizer.transform(texts)
+    assert (_dense_counts(rows, columns, expected.shape) != expected).nnz == 0
+
+
+def test_only_plain_windows_take_the_batched_path():
+    assert NgramHasher.of(HashingVectorizer(analyzer="char", alternate_sign=False)) is not None
+    assert NgramHasher.of(HashingVectorizer(analyzer="word", alternate_sign=False)) is not None
+    assert NgramHasher.of(HashingVectorizer(analyzer="char")) is None  # signed values
+    assert NgramHasher.of(HashingVectorizer(analyzer="char_wb", alternate_sign=False)) is None
+    assert NgramHasher.of(HashingVectorizer(analyzer="word", alternate_sign=False, stop_words=["a"])) is None
+    assert NgramHasher.of(HashingVectorizer(analyzer=str.split, alternate_sign=False)) is None
