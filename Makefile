@@ -66,7 +66,7 @@ bench: archive ## gateway vs TorchServe vs seed-style app, side by side (~10 min
 soak: archive ## 5 minutes of steady traffic on both paths: errors, latency, memory drift
 	$(PY) -m bench.soak $(SOAK_ARGS)
 
-memory: archive ## PSS/RSS of every process: at start, after 3 /train promotions, a rejected one, a rollback (~12 min)
+memory: archive ## PSS/RSS of every process: at start, after 3 /train promotions, a rejected one, a rollback (~10 min)
 	$(PY) -m bench.memory $(MEMORY_ARGS)
 
 validate-deploy: setup ## lint and validate the images, compose.yaml and the Kubernetes manifests offline

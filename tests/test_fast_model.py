@@ -114,3 +114,16 @@ def test_batched_ngrams_change_no_logit(any_fast_model_dir):
     for b in blocks:
         b.batched = None  # back to HashingVectorizer's analyzer and FeatureHasher
     assert np.array_equal(batched, scorer.blocks.logits(texts))
+
+
+def test_fast_dev_scores_are_cached_per_recipe(tmp_path, monkeypatch):
+    """train.blend caches the fast recipe's dev scores; another recipe is fitted again, not read back."""
+    from train import blend
+
+    labels = np.array(([1, 0] * 9 + [1]) * 10)
+    monkeypatch.setattr(blend, "load_split", lambda split, data_dir: Split(DOCS * 10, labels))
+    cache = tmp_path / "fast_dev_probs.npy"
+    first = blend.fast_dev_probs(None, cache)
+    np.save(cache, np.full(len(first), 0.123))  # a marker in place of the scores
+    assert blend.fast_dev_probs(None, cache).tolist() == [0.123] * len(first)  # same recipe: reused
+    assert 0.123 not in blend.fast_dev_probs(None, cache, fast.FastParams(C=1.0)).tolist()  # another: refitted
