@@ -29,6 +29,7 @@ import os
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +40,12 @@ from core.models import ACCURATE, FAST, MODELS
 from core.settings import get_settings
 from core.store import ModelStore
 from handlers.accurate_handler import AccurateHandler
+from handlers.artifacts import METRICS_FILE
 from handlers.fast_handler import FastHandler
 from handlers.text import clean_text
 from train.bert.predict import accuracy
-from train.blend import fast_dev_probs
+from train.blend import fast_dev_cached, fast_dev_probs
+from train.fast import params_of as fast_params_of
 from train.data import load_split, train_dev_split
 
 TOLERANCE = 0.001  # 0.1 accuracy point
@@ -315,11 +318,13 @@ def main(argv=None) -> int:
     _, dev = train_dev_split(load_split("train", args.data_dir))
     dev_labels = np.asarray(dev.labels)
     fast_cache = args.eval_dir / "fast_dev_probs.npy"
-    from_cache["fast_dev"] = fast_cache.exists()
+    with zipfile.ZipFile(args.fast_archive) as archive:  # the archived model's recipe, refitted on train minus dev
+        recipe = fast_params_of(json.loads(archive.read(METRICS_FILE)))
+    from_cache["fast_dev"] = fast_dev_cached(fast_cache, recipe)
     started = time.perf_counter()
-    print(f"fast on dev: {'cached ' + str(fast_cache) if fast_cache.exists() else 'fitting train minus dev'}",
+    print(f"fast on dev: {'cached ' + str(fast_cache) if from_cache['fast_dev'] else 'fitting train minus dev'}",
           flush=True)
-    fast_dev = np.asarray(fast_dev_probs(args.data_dir, fast_cache), dtype=np.float64)
+    fast_dev = np.asarray(fast_dev_probs(args.data_dir, fast_cache, recipe), dtype=np.float64)
     timings["fast_dev_fit_and_score_s"] = _r(time.perf_counter() - started, 1)
     if len(fast_dev) != len(dev):
         raise SystemExit(f"{fast_cache} has {len(fast_dev)} rows, dev has {len(dev)}: delete it and rerun")

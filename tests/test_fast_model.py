@@ -127,3 +127,14 @@ def test_fast_dev_scores_are_cached_per_recipe(tmp_path, monkeypatch):
     np.save(cache, np.full(len(first), 0.123))  # a marker in place of the scores
     assert blend.fast_dev_probs(None, cache).tolist() == [0.123] * len(first)  # same recipe: reused
     assert 0.123 not in blend.fast_dev_probs(None, cache, fast.FastParams(C=1.0)).tolist()  # another: refitted
+
+
+def test_a_saved_models_recipe_is_read_back_from_its_metrics():
+    """train.blend and bench.cascade refit the served model's own recipe on train minus dev."""
+    import json
+    from dataclasses import asdict
+
+    recipe = fast.FastParams(char_ngrams=(1, 6), word_ngrams=(1, 2), use_morphemes=True, C=2.0)
+    metrics = json.loads(json.dumps({"params": {**asdict(recipe), "retired_option": 1}}))
+    assert fast.params_of(metrics) == recipe
+    assert fast.params_of({}) == fast.FastParams()

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.models import ACCURATE, FAST, MODELS
 from core.settings import get_settings
-from handlers.artifacts import BLEND_FILE, FAST_MODEL_FILE, ONNX_FILE
+from handlers.artifacts import BLEND_FILE, FAST_MODEL_FILE, METRICS_FILE, ONNX_FILE
 from handlers.text import clean_text
 from train import fast
 from train.bert.predict import accuracy
@@ -37,17 +37,25 @@ def positive_probs(pipeline, texts) -> np.ndarray:
     return pipeline.predict_proba([clean_text(t) for t in texts])[:, list(pipeline.classes_).index(1)]
 
 
+def _recipe(params: fast.FastParams) -> str:
+    return json.dumps(asdict(params), sort_keys=True)
+
+
+def fast_dev_cached(cache: Path, params: fast.FastParams = fast.FastParams()) -> bool:
+    """Whether `cache` holds this recipe's dev scores (its key file names the recipe)."""
+    key = cache.with_suffix(".json")
+    return cache.exists() and key.exists() and key.read_text().strip() == _recipe(params)
+
+
 def fast_dev_probs(data_dir, cache: Path, params: fast.FastParams = fast.FastParams()) -> np.ndarray:
     """The fast recipe's P(positive) on dev, fitted on train minus dev; cached, keyed by the recipe."""
-    key = cache.with_suffix(".json")
-    recipe = json.dumps(asdict(params), sort_keys=True)
-    if cache.exists() and key.exists() and key.read_text().strip() == recipe:
+    if fast_dev_cached(cache, params):
         return np.load(cache)
     train, dev = train_dev_split(load_split("train", data_dir))
     pipeline, _ = fast.fit(train, params)
     probs = positive_probs(pipeline, dev.texts)
     np.save(cache, probs)
-    key.write_text(recipe + "\n")
+    cache.with_suffix(".json").write_text(_recipe(params) + "\n")
     return probs
 
 
@@ -94,7 +102,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     args.bert_eval_dir.mkdir(parents=True, exist_ok=True)
-    fast_dev = fast_dev_probs(args.data_dir, args.bert_eval_dir / "fast_dev_probs.npy")
+    recipe = fast.params_of(json.loads((args.fast_dir / METRICS_FILE).read_text()))  # the served model's
+    fast_dev = fast_dev_probs(args.data_dir, args.bert_eval_dir / "fast_dev_probs.npy", recipe)
     if args.fast_dev_only:
         return 0
     _, dev = train_dev_split(load_split("train", args.data_dir))

@@ -14,7 +14,7 @@ import logging
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,6 +49,13 @@ class FastParams:
     # Morphemes: +0.08 dev points alone and +0.13 in the accurate blend, for ~8x the fast model's CPU a
     # review (kiwipiepy's analysis) and ~330 MB a process; off by default (README "Fast").
     use_morphemes: bool = False
+
+
+def params_of(metrics: dict) -> FastParams:
+    """The recipe a saved fast model was trained with, from its metrics.json ("params")."""
+    known = {f.name for f in fields(FastParams)}
+    return FastParams(**{name: tuple(value) if isinstance(value, list) else value
+                         for name, value in metrics.get("params", {}).items() if name in known})
 
 
 HASH_COLUMNS = 2 ** 31 - 1  # scikit-learn's largest: n-grams almost never share a column
