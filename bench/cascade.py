@@ -29,7 +29,6 @@ import os
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +39,10 @@ from core.models import ACCURATE, FAST, MODELS
 from core.settings import get_settings
 from core.store import ModelStore
 from handlers.accurate_handler import AccurateHandler
-from handlers.artifacts import METRICS_FILE
 from handlers.fast_handler import FastHandler
 from handlers.text import clean_text
 from train.bert.predict import accuracy
+from train.archive import archived_metrics
 from train.blend import fast_dev_cached, fast_dev_probs
 from train.fast import params_of as fast_params_of
 from train.data import load_split, train_dev_split
@@ -318,8 +317,7 @@ def main(argv=None) -> int:
     _, dev = train_dev_split(load_split("train", args.data_dir))
     dev_labels = np.asarray(dev.labels)
     fast_cache = args.eval_dir / "fast_dev_probs.npy"
-    with zipfile.ZipFile(args.fast_archive) as archive:  # the archived model's recipe, refitted on train minus dev
-        recipe = fast_params_of(json.loads(archive.read(METRICS_FILE)))
+    recipe = fast_params_of(archived_metrics(args.fast_archive))  # the archived model's, refitted on train minus dev
     from_cache["fast_dev"] = fast_dev_cached(fast_cache, recipe)
     started = time.perf_counter()
     print(f"fast on dev: {'cached ' + str(fast_cache) if from_cache['fast_dev'] else 'fitting train minus dev'}",

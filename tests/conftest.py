@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
 
@@ -12,7 +12,6 @@ from core.models import ACCURATE, FAST, MODELS
 from core.settings import get_settings
 from core.store import ModelStore
 from deploy.stack import Stack
-from handlers.artifacts import FAST_MODEL_FILE
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
 from train import fast, morphemes
 from train.archive import publish
@@ -40,13 +39,12 @@ def fast_model_dir(tmp_path_factory, nsmc_dir) -> Path:
 @pytest.fixture(scope="session")
 def morpheme_model_dir(tmp_path_factory) -> Path:
     """A small fast model with the optional morpheme block, for the serving paths it adds."""
-    directory = tmp_path_factory.mktemp("morpheme_model")
     docs = [SEED_POSITIVE, SEED_NEGATIVE, "재밌다 재밌다 진짜", "지루하다 진짜", "배우 연기 좋다", "연기 별로 지루"]
     train = Split(docs * 4, np.array([1, 0] * 12))
-    pipeline, _ = fast.fit(train, fast.FastParams(min_df=1, use_morphemes=True), n_jobs=1, cache_dir=directory)
+    recipe = fast.FastParams(min_df=1, use_morphemes=True)
+    pipeline, _ = fast.fit(train, recipe, n_jobs=1, cache_dir=tmp_path_factory.mktemp("morpheme_cache"))
     assert morphemes.kiwi_step(pipeline) is not None
-    joblib.dump(pipeline, directory / FAST_MODEL_FILE)
-    return directory
+    return fast.save(pipeline, {"params": asdict(recipe)}, tmp_path_factory.mktemp("morpheme_model"))
 
 
 @pytest.fixture(params=["default recipe", "with morphemes"])

@@ -138,3 +138,16 @@ def test_a_saved_models_recipe_is_read_back_from_its_metrics():
     metrics = json.loads(json.dumps({"params": {**asdict(recipe), "retired_option": 1}}))
     assert fast.params_of(metrics) == recipe
     assert fast.params_of({}) == fast.FastParams()
+
+
+def test_a_retrain_keeps_the_serving_models_recipe(morpheme_model_dir, tmp_path):
+    """/train's job fits the recipe of the version it may replace, read from its archive."""
+    from core.models import FAST
+    from core.store import ModelStore
+    from train.archive import publish
+    from train.rollout import serving_recipe
+
+    store = ModelStore(tmp_path / "store")
+    assert serving_recipe(store) == fast.FastParams()  # nothing served yet: the default recipe
+    publish(FAST, morpheme_model_dir, store)
+    assert serving_recipe(store) == fast.FastParams(min_df=1, use_morphemes=True)

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from core.models import HANDLERS_DIR, MODELS, ModelName
@@ -81,6 +82,12 @@ def build_archive(model: ModelName, model_dir: Path, dest: Path, version: str = 
 def read_metrics(model_dir: Path) -> dict:
     path = Path(model_dir) / METRICS_FILE
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def archived_metrics(mar: Path) -> dict:
+    """The metrics.json a .mar was built with ({} when it has none)."""
+    with zipfile.ZipFile(mar) as archive:
+        return json.loads(archive.read(METRICS_FILE)) if METRICS_FILE in archive.namelist() else {}
 
 
 def publish(model: ModelName, model_dir: Path, store: ModelStore, version: str = "1", overwrite: bool = False) -> Path:

@@ -21,9 +21,18 @@ from core.settings import Settings, get_settings
 from core.store import CANDIDATE, ModelStore
 from core.torchserve import TorchServeClient
 from train import fast
-from train.archive import build_archive
+from train.archive import archived_metrics, build_archive
 
 log = logging.getLogger("rollout")
+
+
+def serving_recipe(store: ModelStore) -> fast.FastParams:
+    """The serving fast model's recipe (e.g. `--morphemes`), so a retrain keeps it; the default
+    recipe when nothing is served or its archive does not say."""
+    serving_now = store.serving(FAST)
+    if serving_now is None or not (store.path / serving_now.file).is_file():
+        return fast.FastParams()
+    return fast.params_of(archived_metrics(store.path / serving_now.file))
 
 
 def run(status: JobStatus, settings: Settings) -> None:
@@ -40,7 +49,7 @@ def run(status: JobStatus, settings: Settings) -> None:
 
     pipeline, metrics = fast.train_and_evaluate(
         settings.nsmc_dir, params.get("train_limit") or settings.train_limit, settings.test_limit,
-        progress=step)  # reports "load data", "train", "evaluate"
+        serving_recipe(store), progress=step)  # reports "load data", "train", "evaluate"
     status.update(test_accuracy=metrics["test_accuracy"])
 
     step("archive")
