@@ -35,22 +35,33 @@ def wait_for_job(stack, job_id: str, timeout: float = 900) -> dict:
 class Traffic(threading.Thread):
     """Steady /predict traffic on the seed reviews until stopped (bounded by a deadline).
 
-    Every answer is recorded as (seconds since start, outcome): "ok" for a correct 200, the error
-    code for a JSON error, else a description (wrong labels, not JSON, connection refused, ...).
+    Every answer is recorded as (when its request was sent, in seconds since this object was made;
+    outcome): "ok" for a correct 200, the error code for a JSON error, else a description (wrong
+    labels, not JSON, connection refused, ...).
     """
 
     def __init__(self, gateway_url: str, do_fast: bool = True, pause_s: float = 0.05, deadline_s: float = 900):
         super().__init__(daemon=True)
         self.url, self.do_fast, self.pause = f"{gateway_url}/predict", do_fast, pause_s
-        self.deadline = time.monotonic() + deadline_s
+        self.created = time.monotonic()
+        self.deadline = self.created + deadline_s
         self.stopping = threading.Event()
         self.outcomes: list[tuple[float, str]] = []
 
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.created, 3)
+
     def run(self):
-        session, started = requests.Session(), time.monotonic()
+        session = requests.Session()
         while not self.stopping.is_set() and time.monotonic() < self.deadline:
-            self.outcomes.append((round(time.monotonic() - started, 2), self._one(session)))
+            sent = self.elapsed()
+            self.outcomes.append((sent, self._one(session)))
             time.sleep(self.pause)
+
+    def answered_since(self, moment: float) -> bool:
+        """The latest answer is a correct 200 to a request sent at or after `moment` (elapsed()):
+        an answer to a request already in flight when a fault began does not count as recovery."""
+        return bool(self.outcomes) and self.outcomes[-1][1] == "ok" and self.outcomes[-1][0] >= moment
 
     def _one(self, session) -> str:
         try:

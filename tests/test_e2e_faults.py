@@ -61,9 +61,10 @@ def wait_until(condition, timeout: float = RECOVERY_S, what: str = "recovery"):
     raise AssertionError(f"no {what} within {timeout}s")
 
 
-def assert_recovered(stack, traffic: Traffic) -> None:
-    """Traffic answers again; nothing but 200s and clear 503/504 errors was ever seen."""
-    wait_until(lambda: traffic.outcomes and traffic.outcomes[-1][1] == "ok")
+def assert_recovered(stack, traffic: Traffic, fault_began: float) -> None:
+    """Traffic sent after the fault began is answered again; nothing but 200s and clear 503/504
+    errors was ever seen."""
+    wait_until(lambda: traffic.answered_since(fault_began))
     time.sleep(1)
     traffic.stop()
     print(f"traffic: {traffic.sent} requests: {traffic.summary()}")
@@ -77,21 +78,23 @@ def test_killed_workers_are_replaced(fault_stack):
     traffic = Traffic(fault_stack.gateway_url)
     traffic.start()
     time.sleep(1)
+    fault_began = traffic.elapsed()
     for pid in worker_pids(fault_stack):
         os.kill(pid, signal.SIGKILL)
     # TorchServe notices, restarts the worker and reloads the model; /health shows the gap.
     status, body = wait_until(lambda: (h := health(fault_stack))[0] == 503 and h, 30, "unready /health")
     assert body["torchserve"] == "ok" and body["models"]["fast"]["ready"] is False
-    assert_recovered(fault_stack, traffic)
+    assert_recovered(fault_stack, traffic, fault_began)
     assert traffic.failures, "killing every worker should have been visible to clients"
 
 
 def test_hung_worker_answers_504_and_recovers(fault_stack):
     """Workers that stop responding (SIGSTOP) are a backend slower than the gateway's timeout."""
-    pids = worker_pids(fault_stack)
+    pids = wait_until(lambda: worker_pids(fault_stack), what="a ready worker")
     traffic = Traffic(fault_stack.gateway_url)
     traffic.start()
     time.sleep(1)
+    fault_began = traffic.elapsed()
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
     try:
@@ -104,13 +107,14 @@ def test_hung_worker_answers_504_and_recovers(fault_stack):
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
-    assert_recovered(fault_stack, traffic)
+    assert_recovered(fault_stack, traffic, fault_began)
 
 
 def test_torchserve_down_then_up_serves_the_promoted_version(fault_stack):
     traffic = Traffic(fault_stack.gateway_url)
     traffic.start()
     time.sleep(1)
+    fault_began = traffic.elapsed()
     fault_stack.stop_torchserve()
     status, body = health(fault_stack)
     assert status == 503 and body["status"] == "down" and body["torchserve"] == "unreachable"
@@ -120,7 +124,7 @@ def test_torchserve_down_then_up_serves_the_promoted_version(fault_stack):
     fault_stack.start_torchserve()  # from the registry, as `make deploy` does  # new keys: the gateway re-reads them
     fault_stack.wait_torchserve()
     fault_stack.wait_ready(180)
-    assert_recovered(fault_stack, traffic)
+    assert_recovered(fault_stack, traffic, fault_began)
     assert "backend_unavailable" in traffic.summary()
 
 
