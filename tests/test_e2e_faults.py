@@ -86,6 +86,10 @@ def test_killed_workers_are_replaced(fault_stack):
     assert body["torchserve"] == "ok" and body["models"]["fast"]["ready"] is False
     assert_recovered(fault_stack, traffic, fault_began)
     assert traffic.failures, "killing every worker should have been visible to clients"
+    # ... and to operators: TorchServe's log says the worker died and came back (deploy/log4j2.xml)
+    frontend = (fault_stack.run_dir / "logs" / "ts_log.log").read_text()
+    assert "Auto recovery start timestamp" in frontend and "Auto recovery succeeded" in frontend
+    assert "Backend response time" not in frontend
 
 
 def test_hung_worker_answers_504_and_recovers(fault_stack):
