@@ -44,8 +44,8 @@ from handlers.text import clean_text
 from train.bert.predict import accuracy
 from train.archive import archived_metrics
 from train.blend import fast_dev_cached, fast_dev_probs
-from train.fast import params_of as fast_params_of
 from train.data import load_split, train_dev_split
+from train.fast import params_of as fast_params_of
 
 TOLERANCE = 0.001  # 0.1 accuracy point
 ECE_BINS = 15

@@ -2,9 +2,12 @@
 import os
 import time
 
+import joblib
+
+from core.settings import get_settings
 from core.store import ModelStore
 from handlers.artifacts import FAST_MODEL_FILE
-from train import archive, fast
+from train import archive, fast, morphemes
 
 
 def test_train_fast_if_missing_keeps_an_existing_model(tmp_path, capsys):
@@ -12,6 +15,22 @@ def test_train_fast_if_missing_keeps_an_existing_model(tmp_path, capsys):
     assert fast.main(["--out", str(tmp_path), "--if-missing"]) == 0
     assert (tmp_path / FAST_MODEL_FILE).read_bytes() == b"trained before"
     assert "not retraining" in capsys.readouterr().out
+
+
+def test_train_fast_with_morphemes_saves_that_recipe(tmp_path, monkeypatch, nsmc_dir):
+    """`make train-fast FAST_ARGS=--morphemes`: the morpheme block is trained, and the recipe is saved
+    where /train, train.blend and bench.cascade read it back."""
+    monkeypatch.setenv("SENTIMENT_NSMC_CACHE_DIR", str(tmp_path / "cache"))  # not the user's analysis cache
+    get_settings.cache_clear()
+    try:
+        assert fast.main(["--data-dir", str(nsmc_dir), "--out", str(tmp_path / "model"), "--morphemes",
+                          "--train-limit", "2000", "--test-limit", "500"]) == 0
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert fast.params_of(archive.read_metrics(tmp_path / "model")).use_morphemes
+    assert morphemes.kiwi_step(joblib.load(tmp_path / "model" / FAST_MODEL_FILE)) is not None
+    assert morphemes.cache_file(tmp_path / "cache").exists()
 
 
 def test_an_archive_is_stale_when_missing_or_older_than_what_it_is_built_from(tmp_path, fast_model_dir):

@@ -23,9 +23,10 @@ import numpy as np
 
 from core.models import ACCURATE, FAST, MODELS
 from core.settings import get_settings
-from handlers.artifacts import BLEND_FILE, FAST_MODEL_FILE, METRICS_FILE, ONNX_FILE
+from handlers.artifacts import BLEND_FILE, FAST_MODEL_FILE, ONNX_FILE
 from handlers.text import clean_text
 from train import fast
+from train.archive import read_metrics
 from train.bert.predict import accuracy
 from train.data import load_split, train_dev_split
 
@@ -102,7 +103,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     args.bert_eval_dir.mkdir(parents=True, exist_ok=True)
-    recipe = fast.params_of(json.loads((args.fast_dir / METRICS_FILE).read_text()))  # the served model's
+    recipe = fast.params_of(read_metrics(args.fast_dir))  # the served model's ({}: the default recipe)
     fast_dev = fast_dev_probs(args.data_dir, args.bert_eval_dir / "fast_dev_probs.npy", recipe)
     if args.fast_dev_only:
         return 0
