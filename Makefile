@@ -9,7 +9,7 @@ NSMC_DIR ?= $(abspath $(wildcard ../shared/nsmc))
 export NSMC_DIR
 
 .PHONY: help setup train train-fast train-bert train-bert-gpu migrate-store archive archive-accurate deploy stop \
-        status test lint-imports validate-deploy image bench soak memory clean
+        status test test-deps lint-imports validate-deploy image bench soak memory clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "make %-18s %s\n", $$1, $$2}'
@@ -56,7 +56,12 @@ status: ## the running service's health
 lint-imports: setup ## check the layers (handlers <- core <- train|gateway|deploy <- bench)
 	$(VENV)/bin/lint-imports
 
-test: setup lint-imports ## the import contract, unit and end-to-end tests
+# Chromium, fonts-nanum and promtool through apt-get (as root or with passwordless sudo), kubectl into
+# the venv (requirements-test-tools.txt); one line on what it did. A tool it cannot install skips its tests.
+test-deps: setup ## install the tools the tests run (a second run installs nothing)
+	@VENV=$(VENV) deploy/test-deps
+
+test: setup test-deps lint-imports ## the tools the tests run, the import contract, unit and end-to-end tests
 	$(PY) -m pytest
 
 # Starts its own servers on free loopback ports (never the deploy's), stops them when done.
@@ -69,7 +74,7 @@ soak: archive ## 5 minutes of steady traffic on both paths: errors, latency, mem
 memory: archive ## PSS/RSS of every process: at start, after 3 /train promotions, a rejected one, a rollback (~10 min)
 	$(PY) -m bench.memory $(MEMORY_ARGS)
 
-validate-deploy: setup ## lint and validate the images, compose.yaml and the Kubernetes manifests offline
+validate-deploy: setup test-deps ## lint and validate the images, compose.yaml and the Kubernetes manifests offline
 	$(PY) -m pytest tests/test_manifests.py
 
 IMAGE ?= nsmc-sentiment

@@ -12,13 +12,22 @@ from core.models import ACCURATE, FAST, MODELS
 from core.settings import get_settings
 from core.store import ModelStore
 from deploy.stack import Stack
-from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, require_tool
 from train import fast, morphemes
 from train.archive import publish
 from train.data import Split, find_corpus
 
 FIXTURE_TRAIN_ROWS = 20_000
 FIXTURE_TEST_ROWS = 2_000
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """`@pytest.mark.tools("chromium", ...)`: tools the test runs, required (require_tool: a missing
+    one skips it, or fails it under CI=true) before any of its fixtures is set up."""
+    for marker in item.iter_markers("tools"):
+        for name in marker.args:
+            require_tool(name)
 
 
 @pytest.fixture(scope="session")

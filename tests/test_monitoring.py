@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.helpers import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 MONITORING = ROOT / "monitoring"
@@ -69,16 +70,8 @@ def unknown_metrics(expr: str) -> set[str]:
     return {name for name in metric_names(expr) if name not in ALLOWED_METRICS and not name.startswith("ts_")}
 
 
-def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is not on PATH: install it with `apt-get install prometheus` "
-                    "(Debian's package ships /usr/bin/promtool); CI installs it")
-    return path
-
-
 def run_promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([promtool(), *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run([require_tool("promtool"), *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 def assert_ok(result: subprocess.CompletedProcess) -> None:
