@@ -75,9 +75,47 @@ def _cell(rows, path, size, concurrency, target):
     return next((r for r in rows if (r["path"], r["size"], r["concurrency"], r["target"]) == (path, size, concurrency, target)), None)
 
 
+PEER = "asgi-peer"
+GATEWAY_ROLES = ("gateway master", "gateway workers")
+SERVICE_ROLES = GATEWAY_ROLES + ("torchserve frontend (JVM)", f"worker {FAST}", f"worker {ACCURATE}",
+                                 "torchserve helper (metrics)")
+
+
+def gateway_cpu_ms(row: dict) -> float:
+    return round(sum(row.get("cpu_ms_per_request", {}).get(role, 0.0) for role in GATEWAY_ROLES), 3)
+
+
+def peer_goals(rows: list[dict], pss: dict) -> dict:
+    """The gateway against the in-process ASGI peer (issue: faster than what a team would write)."""
+    out = {}
+    throughput, latency, cpu = {}, {}, {}
+    for row in rows:
+        if row["target"] != "gateway":
+            continue
+        peer = _cell(rows, row["path"], row["size"], row["concurrency"], PEER)
+        name = f"{row['path']}, {row['size']}, c={row['concurrency']}"
+        if peer and row["concurrency"] >= 8:
+            throughput[name] = ratio(row["req_per_s"], peer["req_per_s"])
+        if peer and row["concurrency"] == 1:
+            latency[name] = ratio(peer["p50_ms"], row["p50_ms"])
+        if row["size"] == 1 and row["concurrency"] == 8:
+            cpu[row["path"]] = gateway_cpu_ms(row)
+    out["gateway_vs_peer_throughput"] = {"target": ">= 1.0 in every cell at c >= 8", "ratios": throughput,
+                                         "met": all((r or 0) >= 1.0 for r in throughput.values()) if throughput else None}
+    out["gateway_vs_peer_p50_at_c1"] = {"target": "peer p50 / gateway p50 >= 0.5", "ratios": latency,
+                                        "met": all((r or 0) >= 0.5 for r in latency.values()) if latency else None}
+    limits = {"fast": 0.7, "accurate": 1.0}
+    out["gateway_cpu_ms_single_review"] = {"target": "<= 0.7 ms fast, <= 1.0 ms accurate (c=8)", "ms": cpu,
+                                           "met": all(v <= limits[k] for k, v in cpu.items()) if cpu else None}
+    service = round(sum(v for role, v in pss.items() if role in SERVICE_ROLES), 1)
+    out["service_pss"] = {"target": "<= 1280 MiB serving", "mib": service, "peer_mib": pss.get(PEER),
+                          "met": service <= 1280 if pss else None}
+    return out
+
+
 def goals(result: dict) -> dict:
     rows = result.get("cells", [])
-    out = {}
+    out = peer_goals(rows, result.get("pss_mb", {}))
     ratios = {}
     for size in (1, 32):
         for concurrency in (8, 32):
@@ -135,13 +173,28 @@ def auto_line(a: dict) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| path | reviews/req | conc | target | req/s | reviews/s | p50 ms | p90 ms | p99 ms | errors |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
-    order = {t: i for i, t in enumerate(("gateway", "torchserve", "seed-style"))}
+    lines = ["| path | reviews/req | conc | target | req/s | reviews/s | p50 ms | p99 ms | ÷ peer req/s | "
+             "CPU ms a request (gateway / whole) | errors |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    order = {t: i for i, t in enumerate(("gateway", "torchserve", "seed-style", PEER))}
     for r in sorted(rows, key=lambda r: (r["path"] != "fast", r["size"], r["concurrency"], order[r["target"]])):
+        peer = _cell(rows, r["path"], r["size"], r["concurrency"], PEER)
+        versus = ratio(r["req_per_s"], peer["req_per_s"]) if peer and r["target"] != PEER else None
+        cpu = r.get("cpu_ms_per_request", {})
+        whole = sum(ms for role, ms in cpu.items() if role != "load generator")
+        gateway = f"{gateway_cpu_ms(r):.2f} / " if r["target"] == "gateway" else ""
         lines.append(f"| {r['path']} | {r['size']} | {r['concurrency']} | {r['target']} | {r['req_per_s']:.1f} | "
-                     f"{r['reviews_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |")
+                     f"{r['reviews_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+                     f"{'' if versus is None else f'{versus:.2f}'} | {gateway}{whole:.2f} | {r['errors']} |")
     return "\n".join(lines)
+
+
+def cpu_lines(rows: list[dict]) -> list[str]:
+    out = ["CPU ms a request by process role (load generator included for reference):"]
+    for r in rows:
+        parts = ", ".join(f"{role} {ms}" for role, ms in r.get("cpu_ms_per_request", {}).items())
+        out.append(f"  {r['path']:8} x{r['size']:<3} c={r['concurrency']:<3} {r['target']:11} {parts}")
+    return out
 
 
 def render(result: dict) -> str:
@@ -163,6 +216,8 @@ def render(result: dict) -> str:
     if result.get("batching"):
         parts += ["", batching_line(result["batching"])]
     parts += [auto_line(a) for a in result.get("auto") or []]
+    parts += [""] + cpu_lines(result.get("cells", []))
+    parts += ["", "PSS after the matrix (MiB): " + ", ".join(f"{k} {v}" for k, v in result.get("pss_mb", {}).items())]
     parts += ["", "peak RSS (MB):"]
     for role, entry in result.get("peak_rss", {}).items():
         parts.append(f"  {role:36} {entry['sum_mb']:6} MB" + (f"  ({len(entry['peak_rss_mb'])} processes)"

@@ -28,9 +28,11 @@ def bench_stack(run_dir: Path, overrides: dict) -> Stack:
 
 @dataclass
 class Baseline:
-    """bench.seed_style_app in its own process."""
+    """A comparison app (bench.seed_style_app, bench.asgi_peer) in its own process(es)."""
 
     run_dir: Path
+    name: str = "seed-style"
+    module: str = "bench.seed_style_app"
     port: int = field(default_factory=free_port)
 
     @property
@@ -39,11 +41,11 @@ class Baseline:
 
     @property
     def pid_file(self) -> Path:
-        return self.run_dir / "seed_style.pid"
+        return self.run_dir / f"{self.name}.pid"
 
     def start(self, timeout: float = 300) -> None:
-        processes.spawn([sys.executable, "-m", "bench.seed_style_app", "--port", str(self.port)],
-                        self.run_dir / "seed_style.log", self.pid_file, PROJECT_ROOT,
+        processes.spawn([sys.executable, "-m", self.module, "--port", str(self.port)],
+                        self.run_dir / f"{self.name}.log", self.pid_file, PROJECT_ROOT,
                         env={"PYTHONPATH": str(PROJECT_ROOT)})
 
         def up():
@@ -51,10 +53,24 @@ class Baseline:
                 return requests.get(f"{self.url}/health", timeout=2).status_code == 200
             except requests.RequestException:
                 return False
-        processes.wait_for(up, timeout, "seed-style baseline", lambda: processes.running_pid(self.pid_file) is not None)
+        processes.wait_for(up, timeout, self.name, lambda: processes.running_pid(self.pid_file) is not None)
+
+    def pids(self) -> list[int]:
+        """The app's process and its workers' (uvicorn's workers are children)."""
+        pid = processes.running_pid(self.pid_file)
+        if not pid:
+            return []
+        try:
+            return [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        except psutil.Error:
+            return [pid]
 
     def stop(self) -> None:
         processes.stop(self.pid_file)
+
+
+def baselines(run_dir: Path) -> list[Baseline]:
+    return [Baseline(run_dir), Baseline(run_dir, "asgi-peer", "bench.asgi_peer")]
 
 
 def client(stack: Stack) -> TorchServeClient:
@@ -94,7 +110,7 @@ def pooled_connections(stack: Stack) -> dict[str, int]:
             for w in workers}
 
 
-def process_roles(stack: Stack, baseline: Baseline, ts: TorchServeClient, worker_models: dict[int, str]) -> dict:
+def process_roles(stack: Stack, apps: list[Baseline], ts: TorchServeClient, worker_models: dict[int, str]) -> dict:
     """{role: [pids]} for PeakRss. worker_models (pid → model) is filled from describe-model as needed."""
     roles: dict[str, list[int]] = {"load generator": [psutil.Process().pid]}
     gateway = processes.running_pid(stack.run_dir / "gateway.pid")
@@ -113,9 +129,10 @@ def process_roles(stack: Stack, baseline: Baseline, ts: TorchServeClient, worker
         for w in workers:
             model = worker_models.get(w.pid)
             roles.setdefault(f"worker {model}" if model else "torchserve helper (metrics)", []).append(w.pid)
-    seed = processes.running_pid(baseline.pid_file)
-    if seed:
-        roles["seed-style baseline"] = [seed]
+    for app in apps:
+        pids = app.pids()
+        if pids:
+            roles[app.name] = pids
     return roles
 
 
@@ -131,3 +148,17 @@ def cpu_seconds(roles: dict[str, list[int]]) -> dict[str, float]:
                 continue
             used[role] += times.user + times.system
     return used
+
+
+def pss_mb(roles: dict[str, list[int]]) -> dict[str, float]:
+    """Proportional set size of each role's processes now, MiB (shared pages split among sharers)."""
+    out: dict[str, float] = {}
+    for role, pids in roles.items():
+        total = 0
+        for pid in pids:
+            try:
+                total += psutil.Process(pid).memory_full_info().pss
+            except psutil.Error:
+                continue
+        out[role] = round(total / 2**20, 1)
+    return out

@@ -1,12 +1,14 @@
-"""Gateway → TorchServe, TorchServe called directly, and a seed-style Flask app, measured in one run.
+"""Gateway → TorchServe, TorchServe called directly, a seed-style Flask app and an in-process ASGI
+peer (bench/asgi_peer.py), measured in one run.
 
     make bench                                   # = python -m bench.side_by_side
     make bench BENCH_ARGS=--quick                # shorter cells, for trials
     python -m bench.side_by_side --paths fast --sizes 1 --concurrency 8 --duration 5
 
-Brings up its own TorchServe + gateway and the baseline on free loopback ports (run dir under
+Brings up its own TorchServe + gateway and the baselines on free loopback ports (run dir under
 run/bench/), drives each cell with bench.loadgen, alternating targets cell by cell, and stops
-everything it started on exit, error or Ctrl-C. Prints a table; writes bench/results/<stamp>.json.
+everything it started on exit, error or Ctrl-C. Every cell records each process role's CPU a request;
+PSS is read once the matrix is done. Prints a table; writes bench/results/<stamp>.json.
 """
 from __future__ import annotations
 
@@ -23,14 +25,17 @@ import requests
 from bench import report
 from bench.loadgen import Load, Measured, drive
 from bench.rss import PeakRss
-from bench.servers import (ACCURATE, FAST, UNBATCHED, Baseline, bench_stack, client, cpu_seconds, pooled_connections,
-                           process_roles, register_unbatched, scale)
+from bench.servers import (ACCURATE, FAST, UNBATCHED, baselines, bench_stack, client, cpu_seconds, pooled_connections,
+                           process_roles, pss_mb, register_unbatched, scale)
 from core.models import MODELS
 from core.settings import PROJECT_ROOT
 from handlers.text import clean_text
 from train.data import load_split
 
-TARGETS = ("gateway", "torchserve", "seed-style")
+TARGETS = ("gateway", "torchserve", "seed-style", "asgi-peer")
+# (path, reviews a request, clients): single reviews at 1, 8 and 32 clients, the client's batch at 8.
+DEFAULT_CELLS = [("fast", 1, 1), ("fast", 1, 8), ("fast", 1, 32), ("fast", 32, 8),
+                 ("accurate", 1, 1), ("accurate", 1, 8), ("accurate", 32, 8)]
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 
 
@@ -60,22 +65,38 @@ def prime(args, urls: dict, key: str | None, reviews: list[str], models: list[st
                       timeout=600).raise_for_status()
 
 
-def matrix(args, urls: dict, key: str | None, reviews: list[str]) -> list[dict]:
-    rows, turn = [], 0
-    for fast in [p == "fast" for p in args.paths]:
-        for size in args.sizes:
-            for concurrency in args.concurrency:
-                order = TARGETS[turn % 3:] + TARGETS[:turn % 3]  # who goes first rotates cell by cell
-                turn += 1
-                for target in order:
-                    if target not in args.targets:
-                        continue
-                    measured = drive(loads(target, fast, size, reviews, urls, key), concurrency,
-                                     args.warmup, args.duration)
-                    row = {"path": "fast" if fast else "accurate", "size": size, "concurrency": concurrency,
-                           "target": target, **measured.summary(size)}
-                    rows.append(row)
-                    print(report.progress(row), flush=True)
+def cells(args) -> list[tuple[str, int, int]]:
+    if args.paths is None and args.sizes is None and args.concurrency is None:
+        return DEFAULT_CELLS
+    return [(p, s, c) for p in args.paths or list(MODELS) for s in args.sizes or [1, 32]
+            for c in args.concurrency or [1, 8, 32]]
+
+
+def matrix(args, urls: dict, key: str | None, reviews: list[str], roles) -> list[dict]:
+    """Every cell, each target in turn; `roles()` gives {role: [pids]} for CPU a request."""
+    rows = []
+    for turn, (path, size, concurrency) in enumerate(cells(args)):
+        targets = [t for t in TARGETS if t in args.targets]
+        runs: dict[str, list[Measured]] = {t: [] for t in targets}
+        cpu: dict[str, dict[str, float]] = {t: {} for t in targets}
+        for round_ in range(args.rounds):
+            k = (turn + round_) % len(targets)  # who goes first rotates, round by round and cell by cell
+            for target in targets[k:] + targets[:k]:
+                load = loads(target, path == "fast", size, reviews, urls, key)
+                drive(load, concurrency, args.warmup, 0)
+                pids = roles()
+                before = cpu_seconds(pids)
+                runs[target].append(drive(load, concurrency, 0, args.duration))
+                for role, seconds in cpu_seconds(pids).items():
+                    cpu[target][role] = cpu[target].get(role, 0.0) + seconds - before.get(role, 0.0)
+        for target in targets:
+            measured = Measured.merge(runs[target])
+            per_request = {role: 1000 * seconds / max(measured.requests, 1) for role, seconds in cpu[target].items()}
+            row = {"path": path, "size": size, "concurrency": concurrency, "target": target,
+                   **measured.summary(size),
+                   "cpu_ms_per_request": {role: round(ms, 3) for role, ms in sorted(per_request.items()) if ms >= 0.005}}
+            rows.append(row)
+            print(report.progress(row), flush=True)
     return rows
 
 
@@ -129,11 +150,13 @@ def auto_vs_accurate(args, gateway_url: str, reviews: list[str], roles) -> list[
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1 s warm-up and 3 s per cell (trials)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before each measured window")
-    parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per cell")
-    parser.add_argument("--paths", nargs="+", choices=list(MODELS), default=list(MODELS))
-    parser.add_argument("--sizes", nargs="+", type=int, default=[1, 32], help="reviews per request")
-    parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32])
+    parser.add_argument("--warmup", type=float, default=1.5, help="seconds of load before each measured window")
+    parser.add_argument("--duration", type=float, default=6.0, help="measured seconds per round")
+    parser.add_argument("--rounds", type=int, default=2, help="measured rounds per target and cell")
+    parser.add_argument("--paths", nargs="+", choices=list(MODELS),
+                        help="with --sizes/--concurrency: their cross product instead of the default cells")
+    parser.add_argument("--sizes", nargs="+", type=int, help="reviews per request")
+    parser.add_argument("--concurrency", nargs="+", type=int)
     parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
     parser.add_argument("--batching-concurrency", type=int, default=16)
     parser.add_argument("--batching-rounds", type=int, default=2, help="alternating rounds per model; 0 skips")
@@ -152,7 +175,7 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, help="results JSON (default bench/results/side_by_side-<time>.json)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.warmup, args.duration = 1.0, 3.0
+        args.warmup, args.duration, args.rounds = 1.0, 3.0, 1
     return args
 
 
@@ -175,38 +198,41 @@ def main(argv=None) -> int:
     overrides = {"gateway_workers": args.gateway_workers} if args.gateway_workers else {}
     if args.torch_threads:
         os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # inherited by every server we start
-    stack, baseline = bench_stack(run_dir, overrides), Baseline(run_dir)
+    stack, apps = bench_stack(run_dir, overrides), [a for a in baselines(run_dir) if a.name in args.targets]
     reviews = review_pool(args.reviews, args.data_dir)
     started = time.time()
     result = {"started": stamp, "command": " ".join(sys.argv), "args": {k: str(v) for k, v in vars(args).items()},
               "machine": report.machine(), "loadavg_before": os.getloadavg()}
     try:
-        print(f"starting TorchServe, gateway and seed-style baseline under {run_dir} ...", flush=True)
-        baseline.start()
+        print(f"starting TorchServe, gateway and {', '.join(a.name for a in apps)} under {run_dir} ...", flush=True)
+        for app in apps:
+            app.start()
         stack.start(timeout=600)
         ts = client(stack)
         unbatched = register_unbatched(ts, stack) if args.batching_rounds else None
         for kind, n in args.workers:
             scale(ts, kind, n)
-        urls = {"gateway": stack.gateway_url, "torchserve": stack.inference_url, "seed-style": baseline.url}
+        urls = {"gateway": stack.gateway_url, "torchserve": stack.inference_url, **{a.name: a.url for a in apps}}
         key = ts.keys.get("inference")
         result["settings"] = report.settings(stack, ts, unbatched)
         prime(args, urls, key, reviews, [UNBATCHED] if unbatched else [])
         worker_models: dict[int, str] = {}
-        with PeakRss(lambda: process_roles(stack, baseline, ts, worker_models)) as rss:
-            result["cells"] = matrix(args, urls, key, reviews)
+        roles = lambda: process_roles(stack, apps, ts, worker_models)  # noqa: E731
+        with PeakRss(roles) as rss:
+            result["cells"] = matrix(args, urls, key, reviews, roles)
+            result["pss_mb"] = pss_mb(roles())
             result["gateway_pooled_connections"] = pooled_connections(stack)
             if args.batching_rounds:
                 result["batching"] = batching(args, stack.inference_url, key, reviews)
             if args.auto_rounds:
-                result["auto"] = auto_vs_accurate(args, stack.gateway_url, reviews,
-                                                  lambda: process_roles(stack, baseline, ts, worker_models))
+                result["auto"] = auto_vs_accurate(args, stack.gateway_url, reviews, roles)
         result["peak_rss"] = rss.report()
     except KeyboardInterrupt:
         print("interrupted; stopping servers", file=sys.stderr)
         return 130
     finally:
-        baseline.stop()
+        for app in apps:
+            app.stop()
         stack.stop()
     result["loadavg_after"] = os.getloadavg()
     result["wall_seconds"] = round(time.time() - started)

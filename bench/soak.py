@@ -19,7 +19,7 @@ import psutil
 import requests
 
 from bench.loadgen import Load, Measured, drive
-from bench.servers import Baseline, bench_stack, client, process_roles
+from bench.servers import bench_stack, client, process_roles
 from bench.side_by_side import RESULTS_DIR, review_pool
 from deploy.stack import Stack
 from core.settings import PROJECT_ROOT
@@ -40,7 +40,7 @@ def _bodies(reviews: list[str], fast: bool) -> list[dict]:
 
 def rss_by_process(stack: Stack, worker_models: dict) -> dict[str, int]:
     """{"role pid": RSS in MB} for every process of the stack, and this load generator."""
-    roles = process_roles(stack, Baseline(stack.run_dir), client(stack), worker_models)
+    roles = process_roles(stack, [], client(stack), worker_models)
     out = {}
     for role, pids in roles.items():
         for pid in pids:

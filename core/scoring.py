@@ -18,6 +18,7 @@ from typing import Literal
 
 from core.errors import BackendError
 from core.models import ACCURATE, FAST, ModelName
+from core.coalesce import CoalescingClient
 from core.torchserve import TorchServeClient
 from handlers.artifacts import LABELS
 
@@ -38,7 +39,7 @@ def positive(item: dict) -> float:
     return item["confidence"] if item["label"] == LABELS[1] else 1.0 - item["confidence"]
 
 
-def _ask(client: TorchServeClient, model: ModelName, texts: list[str], explain: bool, request_id: str | None,
+def _ask(client: TorchServeClient | CoalescingClient, model: ModelName, texts: list[str], explain: bool, request_id: str | None,
          fast_positive: list[float] | None = None):
     answer = client.predict(model, texts, request_id=request_id, explain=explain, fast_positive=fast_positive)
     return [{**result, "model": model} for result in answer.results], answer.version
@@ -55,7 +56,7 @@ def _accurate(client, texts, explain, request_id) -> Scored:
     return Scored(items, {ACCURATE: version, FAST: fast_version})
 
 
-def score(client: TorchServeClient, mode: Mode, texts: list[str], threshold: float, explain: bool = False,
+def score(client: TorchServeClient | CoalescingClient, mode: Mode, texts: list[str], threshold: float, explain: bool = False,
           request_id: str | None = None) -> Scored:
     if mode == FAST:
         items, version = _ask(client, FAST, texts, explain, request_id)

@@ -27,6 +27,9 @@ LATENCY = Histogram("sentiment_request_seconds", "Request latency in the gateway
                     buckets=(.002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10))
 REVIEWS = Counter("sentiment_reviews", "Reviews scored", ["model"])
 BACKEND_ERRORS = Counter("sentiment_backend_errors", "TorchServe failures seen by the gateway", ["kind"])
+CALL_REQUESTS = Histogram("sentiment_backend_call_requests", "Gateway requests carried by one TorchServe "
+                          "inference call: concurrent requests go together (core/coalesce.py)", ["model"],
+                          buckets=(1, 2, 4, 8, 16, 32))
 FALLBACKS = Counter("sentiment_fallbacks", "Requests answered without one model because it could not answer: "
                     "auto by the fast model alone, accurate by BERT without the fast model's part", ["mode"])
 
@@ -65,7 +68,7 @@ def exposition(state: StateCollector) -> bytes:
         multiprocess.MultiProcessCollector(registry)
     else:  # one process (the Flask test client, `flask run`)
         registry = CollectorRegistry()
-        for collector in (REQUESTS, LATENCY, REVIEWS, BACKEND_ERRORS, FALLBACKS):
+        for collector in (REQUESTS, LATENCY, REVIEWS, BACKEND_ERRORS, FALLBACKS, CALL_REQUESTS):
             registry.register(collector)
     registry.register(state)
     return generate_latest(registry)
@@ -74,6 +77,10 @@ def exposition(state: StateCollector) -> bytes:
 def observe(endpoint: str, model: str, status: int, seconds: float) -> None:
     REQUESTS.labels(endpoint, model, str(status)).inc()
     LATENCY.labels(endpoint, model).observe(seconds)
+
+
+def observe_call(model: str, requests: int) -> None:
+    CALL_REQUESTS.labels(model).observe(requests)
 
 
 

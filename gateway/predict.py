@@ -6,7 +6,7 @@ from core.scoring import score
 from gateway.metrics import FALLBACKS, REVIEWS
 from gateway.observability import note, request_id
 from gateway.schemas import parse, predict_request_model, request_json
-from gateway.services import get_client, get_settings
+from gateway.services import get_predictor, get_settings
 
 blueprint = Blueprint("predict", __name__)
 
@@ -18,7 +18,7 @@ def predict():
     body = parse(request_model, request_json())
     texts, mode = body.texts, body.resolved_mode
     note(model=mode, texts=len(texts))
-    scored = score(get_client(), mode, texts, settings.auto_threshold, body.explain, request_id())
+    scored = score(get_predictor(), mode, texts, settings.auto_threshold, body.explain, request_id())
     note(version=",".join(f"{m}:{v}" for m, v in scored.versions.items()) if mode == "auto"
          else scored.versions.get(mode))
     if scored.fell_back:

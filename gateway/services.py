@@ -1,12 +1,14 @@
 """What the views use, bound to the app (after flaskr's db.py): `init_app` sets them up once,
-`get_settings()`, `get_client()`, `get_store()`, `get_jobs()`, `get_admin_token()` and
-`get_openapi()` read them."""
+`get_settings()`, `get_client()`, `get_predictor()`, `get_store()`, `get_jobs()`,
+`get_admin_token()` and `get_openapi()` read them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from flask import Flask, current_app
 
+from core.coalesce import CoalescingClient
 from core.jobs import Jobs
 from core.settings import Settings
 from core.store import ModelStore
@@ -21,17 +23,21 @@ EXTENSION = "sentiment"
 class Services:
     settings: Settings
     client: TorchServeClient
+    predictor: CoalescingClient  # /predict's calls, merged with concurrent ones (core/coalesce.py)
     store: ModelStore
     jobs: Jobs
     admin_token: str
     openapi: dict
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(app: Flask, settings: Settings, on_call: Callable[[str, int], None] | None = None) -> None:
+    """`on_call` counts the requests each TorchServe inference call carries (gateway/metrics.py)."""
     settings.job_dir.mkdir(parents=True, exist_ok=True)
+    client = TorchServeClient.from_settings(settings)
     app.extensions[EXTENSION] = Services(
         settings=settings,
-        client=TorchServeClient.from_settings(settings),
+        client=client,
+        predictor=CoalescingClient(client, settings.calls_in_flight, on_call),
         store=ModelStore(settings.model_store),
         jobs=Jobs(settings.job_dir),
         admin_token=settings.admin_token or load_or_create_token(settings.admin_token_file),
@@ -49,6 +55,10 @@ def get_settings() -> Settings:
 
 def get_client() -> TorchServeClient:
     return _services().client
+
+
+def get_predictor() -> CoalescingClient:
+    return _services().predictor
 
 
 def get_store() -> ModelStore:

@@ -107,3 +107,27 @@ def test_torchserve_logs_requests_once_in_its_access_log_only(fast_stack):
     assert "Model fast loaded" in frontend  # the frontend still says what it serves
     for per_request in ("ACCESS_LOG", "Sending response for jobId", "Backend response time", "[DEBUG]", "[METRICS]"):
         assert per_request not in frontend
+
+
+def test_concurrent_requests_travel_together_and_each_gets_its_own_answer(fast_stack, nsmc_dir):
+    """core/coalesce.py live: 64 requests from 16 clients at once take fewer TorchServe calls than
+    requests, and every answer is the one the same text gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from train.data import load_split
+
+    texts = [t for t in load_split("test", nsmc_dir).texts[:200] if t.strip()][:64]
+    url = f"{fast_stack.gateway_url}/predict"
+    alone = [requests.post(url, json={"text": t}, timeout=30).json()["0"] for t in texts]
+    before = scrape(fast_stack)
+    with ThreadPoolExecutor(16) as pool, requests.Session() as session:
+        together = list(pool.map(lambda t: session.post(url, json={"text": t}, timeout=30), texts))
+    after = scrape(fast_stack)
+    assert all(r.status_code == 200 for r in together)
+    assert [r.json()["0"] for r in together] == alone
+    calls = value(after, "sentiment_backend_call_requests_count", model="fast") - \
+        value(before, "sentiment_backend_call_requests_count", model="fast")
+    carried = value(after, "sentiment_backend_call_requests_sum", model="fast") - \
+        value(before, "sentiment_backend_call_requests_sum", model="fast")
+    assert carried == len(texts)
+    assert calls < len(texts), f"{calls} calls for {len(texts)} concurrent requests: none were merged"
