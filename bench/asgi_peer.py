@@ -3,7 +3,7 @@
     python -m bench.asgi_peer [--port 5060] [--workers 2] [--fast-mar ...] [--accurate-mar ...]
 
 Starlette on uvicorn (uvloop, httptools), one worker process a core. Each worker unpacks the same
-.mar archives TorchServe serves and holds both handlers (bench.archives.load_archive), and scores
+.mar archives TorchServe serves and holds both handlers (train.inprocess.load_archive), and scores
 inside its request, on the event loop: the fast model, then, for the accurate path, BERT blended
 with the fast probabilities, through the handlers' own preprocess → inference → postprocess (the
 seed-style app's `score`). Same JSON in and out as the gateway, without its validation.
@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.archives import load_archive
+from train.inprocess import load_archive
 from bench.seed_style_app import score
 from core.models import ACCURATE, FAST
 from core.scoring import positive

@@ -18,7 +18,7 @@ import numpy as np
 import psutil
 import torch
 
-from bench.archives import load_archive
+from train.inprocess import load_archive
 from core.handler_context import torchserve_context
 from core.models import ACCURATE, FAST
 from core.settings import get_settings

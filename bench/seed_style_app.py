@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request
 
-from bench.archives import load_archive
+from train.inprocess import load_archive
 from core.models import ACCURATE, FAST
 from core.scoring import positive
 from core.settings import get_settings

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.archives import load_archive
+from train.inprocess import load_archive
 from core.models import ACCURATE, FAST
 from core.settings import get_settings
 from core.store import ModelStore

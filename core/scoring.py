@@ -20,11 +20,10 @@ from core.errors import BackendError
 from core.models import ACCURATE, FAST, ModelName
 from core.coalesce import CoalescingClient
 from core.torchserve import TorchServeClient
-from handlers.artifacts import LABELS
+from handlers.artifacts import LABELS, UNKNOWN_NGRAMS
 
 log = logging.getLogger(__name__)
 Mode = Literal["fast", "accurate", "auto"]
-AUTO: Mode = "auto"
 
 
 @dataclass
@@ -32,6 +31,12 @@ class Scored:
     items: list[dict]  # per text: label, confidence, model (+ explanation)
     versions: dict[ModelName, str | None] = field(default_factory=dict)  # model -> version that answered
     fell_back: bool = False  # the other model could not answer: auto kept fast answers, accurate used BERT alone
+    unknown_ngrams: list[float] | None = None  # per text, from the fast model when it scored them (input drift)
+
+
+def _unknown(fast_items: list[dict]) -> list[float] | None:
+    shares = [item.get(UNKNOWN_NGRAMS) for item in fast_items]
+    return shares if all(isinstance(v, (int, float)) for v in shares) else None
 
 
 def positive(item: dict) -> float:
@@ -53,18 +58,18 @@ def _accurate(client, texts, explain, request_id) -> Scored:
         items, version = _ask(client, ACCURATE, texts, explain, request_id)
         return Scored(items, {ACCURATE: version}, fell_back=True)
     items, version = _ask(client, ACCURATE, texts, explain, request_id, [positive(i) for i in fast_items])
-    return Scored(items, {ACCURATE: version, FAST: fast_version})
+    return Scored(items, {ACCURATE: version, FAST: fast_version}, unknown_ngrams=_unknown(fast_items))
 
 
 def score(client: TorchServeClient | CoalescingClient, mode: Mode, texts: list[str], threshold: float, explain: bool = False,
           request_id: str | None = None) -> Scored:
     if mode == FAST:
         items, version = _ask(client, FAST, texts, explain, request_id)
-        return Scored(items, {FAST: version})
+        return Scored(items, {FAST: version}, unknown_ngrams=_unknown(items))
     if mode == ACCURATE:
         return _accurate(client, texts, explain, request_id)
     items, version = _ask(client, FAST, texts, explain, request_id)
-    scored = Scored(items, {FAST: version})
+    scored = Scored(items, {FAST: version}, unknown_ngrams=_unknown(items))
     unsure = [i for i, item in enumerate(items) if item.get("confidence", 1.0) < threshold]
     if not unsure:
         return scored

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     auto_threshold: float = Field(0.767, ge=0.5, le=1.0, description=
                                   "mode auto: a text whose fast confidence is below this goes on to the "
                                   "accurate model. Chosen on dev by `python -m bench.cascade`.")
+    live_signals: bool = Field(True, description=
+                               "Count what the models answer on live traffic: confidence (estimated accuracy), "
+                               "labels, text length and unknown n-grams per model version (GET /metrics, /models).")
+    shadow_rate: float = Field(0.02, ge=0.0, le=1.0, description=
+                               "Share of fast-only requests also scored by the accurate model, off the request "
+                               "path, to count how often the two agree. 0: off.")
+    shadow_queue: int = Field(64, ge=1, description=
+                              "Shadow requests a gateway worker holds waiting; more are dropped (and counted).")
     readiness_timeout_seconds: float = Field(2.0, gt=0, description=
                                              "/readyz: each served model must answer a canned prediction this fast.")
     admin_token: Optional[str] = Field(None, description=

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from core.settings import Settings, get_settings
-from gateway import body_deadline, docs, health, metrics, models_view, observability, page, predict, services, training
+from gateway import body_deadline, docs, health, instruments, metrics, models_view, observability, page, predict, services, training
 from gateway.errors import register_error_handlers
 from gateway.json_provider import OrjsonProvider
 
@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = OrjsonProvider(app)
-    services.init_app(app, settings, on_call=metrics.observe_call)
+    services.init_app(app, settings, on_call=instruments.observe_call)
     observability.init_app(app)
     body_deadline.init_app(app, settings.gateway_body_seconds)
     for module in (predict, health, training, models_view, metrics, docs, page):

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from core import errors
 from core.jobs import redact_paths
-from gateway.metrics import BACKEND_ERRORS
+from gateway.instruments import BACKEND_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -1,37 +1,24 @@
-"""Prometheus metrics for GET /metrics, correct across gunicorn workers.
+"""GET /metrics: Prometheus text, correct across gunicorn workers.
 
-Request metrics are counted in each worker and summed at scrape time by prometheus-client's
-multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by gunicorn_conf.py). State that lives outside
-the workers is read when scraped: the serving version of each model (the registry), whether
-TorchServe answers, and training jobs by outcome (the job status files).
+What the workers count (gateway/instruments.py) is summed at scrape time by prometheus-client's
+multiprocess mode. State that lives outside the workers is read when scraped: the serving version
+of each model and its reference values (the registry), whether TorchServe answers, and training
+jobs by outcome (the job status files).
 """
 from __future__ import annotations
 
-import os
-
 from flask import Blueprint, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from core.jobs import Jobs
-from core.models import MODELS
+from core.models import FAST, MODELS
 from core.store import ModelStore
 from core.torchserve import TorchServeClient
+from gateway.instruments import counted
 from gateway.services import get_client, get_jobs, get_store
 
 blueprint = Blueprint("metrics", __name__)
-
-REQUESTS = Counter("sentiment_requests", "HTTP requests by endpoint, model and status",
-                   ["endpoint", "model", "status"])
-LATENCY = Histogram("sentiment_request_seconds", "Request latency in the gateway", ["endpoint", "model"],
-                    buckets=(.002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10))
-REVIEWS = Counter("sentiment_reviews", "Reviews scored", ["model"])
-BACKEND_ERRORS = Counter("sentiment_backend_errors", "TorchServe failures seen by the gateway", ["kind"])
-CALL_REQUESTS = Histogram("sentiment_backend_call_requests", "Gateway requests carried by one TorchServe "
-                          "inference call: concurrent requests go together (core/coalesce.py)", ["model"],
-                          buckets=(1, 2, 4, 8, 16, 32))
-FALLBACKS = Counter("sentiment_fallbacks", "Requests answered without one model because it could not answer: "
-                    "auto by the fast model alone, accurate by BERT without the fast model's part", ["mode"])
 
 
 class StateCollector:
@@ -48,6 +35,7 @@ class StateCollector:
             if serving:
                 version.add_metric([model], float(serving.version))
         yield version
+        yield from self.references()
         yield GaugeMetricFamily("sentiment_backend_up", "1 when TorchServe answers its ping",
                                 value=1.0 if self.client.ping() else 0.0)
         outcomes = {"promoted": 0, "gated": 0, "failed": 0}
@@ -61,27 +49,37 @@ class StateCollector:
             jobs.add_metric([outcome], count)
         yield jobs
 
+    def references(self):
+        """What the serving versions answered on held-out NSMC (train/reference.py), beside which
+        an alert compares the live signals."""
+        gauges = {key: GaugeMetricFamily(f"sentiment_reference_{key}", text, labels=["model", "version"])
+                  for key, text in REFERENCE_GAUGES.items()}
+        chars = GaugeMetricFamily("sentiment_reference_text_chars", "Quantiles of the reference texts' length",
+                                  labels=["quantile"])
+        for model in MODELS:
+            serving = self.store.serving(model)
+            reference = (serving.info.get("reference") or {}) if serving else {}
+            for key, gauge in gauges.items():
+                if isinstance(reference.get(key), (int, float)):
+                    gauge.add_metric([model, serving.version], float(reference[key]))
+            if model == FAST:
+                for quantile, value in (reference.get("text_chars") or {}).items():
+                    chars.add_metric([quantile], float(value))
+        yield from gauges.values()
+        yield chars
+
+
+REFERENCE_GAUGES = {
+    "confidence_mean": "Mean confidence of the label returned on held-out NSMC (the expected accuracy)",
+    "positive_ratio": "Share of held-out NSMC texts labelled positive",
+    "unknown_ngram_share": "Mean share of unknown character n-grams on held-out NSMC (fast model)",
+}
+
 
 def exposition(state: StateCollector) -> bytes:
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:  # one process (the Flask test client, `flask run`)
-        registry = CollectorRegistry()
-        for collector in (REQUESTS, LATENCY, REVIEWS, BACKEND_ERRORS, FALLBACKS, CALL_REQUESTS):
-            registry.register(collector)
+    registry = counted()
     registry.register(state)
     return generate_latest(registry)
-
-
-def observe(endpoint: str, model: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(endpoint, model, str(status)).inc()
-    LATENCY.labels(endpoint, model).observe(seconds)
-
-
-def observe_call(model: str, requests: int) -> None:
-    CALL_REQUESTS.labels(model).observe(requests)
-
 
 
 @blueprint.get("/metrics")

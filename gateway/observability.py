@@ -11,7 +11,7 @@ import uuid
 
 from flask import Flask, g, request
 
-from gateway import metrics
+from gateway import instruments
 
 log = logging.getLogger("gateway.request")
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -41,7 +41,7 @@ def init_app(app: Flask) -> None:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         model = served.get("model", "none")
         if endpoint != "/metrics":  # scrapes would drown the traffic they measure
-            metrics.observe(endpoint, model, response.status_code, seconds)
+            instruments.observe(endpoint, model, response.status_code, seconds)
         response.headers[REQUEST_ID_HEADER] = request_id()
         if served.get("version"):
             response.headers["X-Model-Version"] = served["version"]

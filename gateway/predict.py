@@ -3,10 +3,10 @@ from flask import Blueprint, jsonify
 
 from core.errors import BackendError
 from core.scoring import score
-from gateway.metrics import FALLBACKS, REVIEWS
+from gateway.instruments import FALLBACKS, REVIEWS
 from gateway.observability import note, request_id
 from gateway.schemas import parse, predict_request_model, request_json
-from gateway.services import get_predictor, get_settings
+from gateway.services import get_predictor, get_settings, get_signals
 
 blueprint = Blueprint("predict", __name__)
 
@@ -30,4 +30,5 @@ def predict():
         answer[str(i)] = {"text": text, **{k: item[k] for k in ("label", "confidence", "model", "explanation")
                                           if k in item}}
         REVIEWS.labels(item["model"]).inc()
+    get_signals().observe(mode, texts, scored)
     return jsonify(answer)

@@ -1,5 +1,5 @@
 """What the views use, bound to the app (after flaskr's db.py): `init_app` sets them up once,
-`get_settings()`, `get_client()`, `get_predictor()`, `get_store()`, `get_jobs()`,
+`get_settings()`, `get_client()`, `get_predictor()`, `get_signals()`, `get_store()`, `get_jobs()`,
 `get_admin_token()` and `get_openapi()` read them."""
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from core.settings import Settings
 from core.store import ModelStore
 from core.torchserve import TorchServeClient
 from gateway.admin_token import load_or_create_token
+from gateway.live_signals import LiveSignals
 from gateway.openapi import build_document
 
 EXTENSION = "sentiment"
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     client: TorchServeClient
     predictor: CoalescingClient  # /predict's calls, merged with concurrent ones (core/coalesce.py)
+    signals: LiveSignals  # how the models do on live traffic (gateway/live_signals.py)
     store: ModelStore
     jobs: Jobs
     admin_token: str
@@ -31,13 +33,15 @@ class Services:
 
 
 def init_app(app: Flask, settings: Settings, on_call: Callable[[str, int], None] | None = None) -> None:
-    """`on_call` counts the requests each TorchServe inference call carries (gateway/metrics.py)."""
+    """`on_call` counts the requests each TorchServe inference call carries (gateway/instruments.py)."""
     settings.job_dir.mkdir(parents=True, exist_ok=True)
     client = TorchServeClient.from_settings(settings)
+    predictor = CoalescingClient(client, settings.calls_in_flight, on_call)
     app.extensions[EXTENSION] = Services(
         settings=settings,
         client=client,
-        predictor=CoalescingClient(client, settings.calls_in_flight, on_call),
+        predictor=predictor,
+        signals=LiveSignals(predictor, settings.live_signals, settings.shadow_rate, settings.shadow_queue),
         store=ModelStore(settings.model_store),
         jobs=Jobs(settings.job_dir),
         admin_token=settings.admin_token or load_or_create_token(settings.admin_token_file),
@@ -59,6 +63,10 @@ def get_client() -> TorchServeClient:
 
 def get_predictor() -> CoalescingClient:
     return _services().predictor
+
+
+def get_signals() -> LiveSignals:
+    return _services().signals
 
 
 def get_store() -> ModelStore:

@@ -12,3 +12,6 @@ BLEND_FILE = "blend.json"  # the accurate model's dev-chosen BERT weight
 ONNX_FILE = "model.int8.onnx"  # BERT's int8 ONNX export, packed into every accurate archive
 
 VERSION_HEADER = "X-Model-Version"  # response header: which model version scored a request
+# Answer field (per text, from the fast model): the share of its character n-grams the model does
+# not know, for the gateway's input-drift metric.
+UNKNOWN_NGRAMS = "unknown_ngrams"

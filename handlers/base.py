@@ -54,6 +54,7 @@ class ScoredRequest:
     positive: list[float]  # P(positive) per text
     single: bool
     explanations: list[dict] | None = None
+    signals: dict[str, list[float]] | None = None  # per text, from score_texts (e.g. unknown_ngrams)
 
 
 def _decode(payload):
@@ -128,6 +129,12 @@ class SentimentHandler(BaseHandler):
         P(positive) per text where the caller sent it, NaN where not (blending handlers use it)."""
         raise NotImplementedError
 
+    def score_texts(self, texts: list[str], fast_positive: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """P(positive) per text, and per-text signals that come free with the scoring (answered
+        beside label and confidence; the gateway turns them into metrics). None by default."""
+        return self.predict_positive(texts, fast_positive), {}
+
     def explain_text(self, text: str) -> Explanation:
         """Per-character weights of one cleaned text; by default occlusion on the model as served
         (for a blending handler: its own model, since the fast part comes with the request)."""
@@ -164,14 +171,20 @@ class SentimentHandler(BaseHandler):
         fast_positive = None
         if any(r.fast_positive is not None for r in good):
             fast_positive = np.array([p for r in good for p in (r.fast_positive or [np.nan] * len(r.texts))])
-        probabilities = iter(self.predict_positive(flat, fast_positive) if flat else [])
-        return [
-            r if isinstance(r, BadRequest)
-            else ScoredRequest([float(next(probabilities)) for _ in r.texts], r.single,
-                               [word_spans(raw, self.explain_text(t)) for raw, t in zip(r.raw, r.texts)]
-                               if r.explain else None)
-            for r in data
-        ]
+        positive, signals = self.score_texts(flat, fast_positive) if flat else ([], {})
+        out, start = [], 0
+        for r in data:
+            if isinstance(r, BadRequest):
+                out.append(r)
+                continue
+            end = start + len(r.texts)
+            out.append(ScoredRequest([float(p) for p in positive[start:end]], r.single,
+                                     [word_spans(raw, self.explain_text(t)) for raw, t in zip(r.raw, r.texts)]
+                                     if r.explain else None,
+                                     {name: [round(float(v), 4) for v in values[start:end]]
+                                      for name, values in signals.items()} or None))
+            start = end
+        return out
 
     def postprocess(self, data):
         return [self._result(item) for item in data]
@@ -186,6 +199,8 @@ class SentimentHandler(BaseHandler):
             results.append({"label": LABELS[label], "confidence": p_positive if label else 1.0 - p_positive})
             if item.explanations is not None:
                 results[-1]["explanation"] = item.explanations[k]
+            for name, values in (item.signals or {}).items():
+                results[-1][name] = values[k]
         return results[0] if item.single else results
 
     def handle(self, data, context):

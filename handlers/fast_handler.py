@@ -1,7 +1,7 @@
 """TorchServe handler for the fast model: a joblib-pickled scikit-learn pipeline."""
 import os
 
-from handlers.artifacts import FAST_MODEL_FILE
+from handlers.artifacts import FAST_MODEL_FILE, UNKNOWN_NGRAMS
 from handlers.base import SentimentHandler
 from handlers.explain import Explanation
 from handlers.fast_model import FastScorer, linear_contributions
@@ -13,6 +13,11 @@ class FastHandler(SentimentHandler):
 
     def predict_positive(self, texts, fast_positive=None):
         return self.score(texts)
+
+    def score_texts(self, texts, fast_positive=None):
+        """With each text's share of unknown character n-grams (`unknown_ngrams`): input drift."""
+        positive, unknown = self.score.score(texts)
+        return positive, ({} if unknown is None else {UNKNOWN_NGRAMS: unknown})
 
     def explain_text(self, text):
         """Exact: each feature's share of the linear model's logit, on the characters it came from."""

@@ -239,9 +239,15 @@ class FastScorer:
         self.blocks = _LinearBlocks.of(self.pipeline)
 
     def __call__(self, texts) -> np.ndarray:
+        return self.score(texts)[0]
+
+    def score(self, texts) -> tuple[np.ndarray, np.ndarray | None]:
+        """(P(positive), the share of each text's character n-grams the model does not know) per
+        text; the share comes free with the scoring (None for pipelines scored by scikit-learn)."""
         if self.blocks is None:
-            return np.asarray(self.pipeline.predict_proba(texts))[:, self.positive_column]
-        return expit(self.blocks.logits(list(texts)))
+            return np.asarray(self.pipeline.predict_proba(texts))[:, self.positive_column], None
+        logits, unknown = self.blocks.logits_and_unknown(list(texts))
+        return expit(logits), unknown
 
 
 @dataclass
@@ -257,11 +263,16 @@ class _Block:
     idf: np.ndarray
     weights: np.ndarray
 
-    def entries(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row, compact column, count) of each kept n-gram, row by row (the order sets the sums' order)."""
+    def entries(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(row, compact column, count) of each kept n-gram, row by row (the order sets the sums' order),
+        and each row's n-gram occurrences, kept or not."""
         if self.batched is not None and len(docs) >= BATCHED_FROM:
-            return self.ngrams.counted(*self.batched(docs))
-        return self.ngrams.entries(self.hasher.transform(self.analyzer(doc) for doc in docs))
+            rows, hashed_columns = self.batched(docs)
+            return *self.ngrams.counted(rows, hashed_columns), np.bincount(rows, minlength=len(docs))
+        hashed = self.hasher.transform(self.analyzer(doc) for doc in docs)
+        totals = np.add.reduceat(hashed.data, hashed.indptr[:-1]) if hashed.nnz else np.zeros(len(docs))
+        totals[np.diff(hashed.indptr) == 0] = 0  # reduceat repeats the next row's value for an empty row
+        return *self.ngrams.entries(hashed), totals
 
 
 class _LinearBlocks:
@@ -299,10 +310,19 @@ class _LinearBlocks:
         return cls(sorted(blocks, key=lambda b: b.kiwi is not None), classifier.intercept_)
 
     def logits(self, texts: list[str]) -> np.ndarray:
+        return self.logits_and_unknown(texts)[0]
+
+    def logits_and_unknown(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The logits, and per text the share of character n-gram occurrences not in the model's
+        vocabulary (0 for a text with none): the input-drift signal, from the same lookups."""
         logit = np.full(len(texts), self.intercept, dtype=np.float64)
+        known, total = np.zeros(len(texts)), np.zeros(len(texts))
         started = {id(b): b.kiwi.analyses(texts) for b in self.blocks if b.kiwi is not None}
         for b in self.blocks:
-            rows, columns, counts = b.entries(list(started[id(b)]) if b.kiwi is not None else texts)
+            rows, columns, counts, occurrences = b.entries(list(started[id(b)]) if b.kiwi is not None else texts)
+            if b.kiwi is None:
+                known += np.bincount(rows, weights=counts, minlength=len(texts))
+                total += occurrences
             tf = counts.astype(np.float64)
             if b.sublinear:
                 tf = np.log(tf) + 1.0
@@ -311,7 +331,8 @@ class _LinearBlocks:
             dot = np.bincount(rows, weights=x * b.weights[columns], minlength=len(texts)).astype(np.float64)
             norm = np.sqrt(np.bincount(rows, weights=x * x, minlength=len(texts)).astype(np.float64))
             logit += np.divide(dot, norm, out=np.zeros_like(dot), where=norm > 0)
-        return logit
+        unknown = np.divide(total - known, total, out=np.zeros_like(total), where=total > 0)
+        return logit, unknown
 
 
 # ---- explanations: each feature's exact share of the logit, on the characters it came from ----

@@ -14,7 +14,8 @@ from gateway.services import EXTENSION, Services
 
 def app_with_token(token: str) -> Flask:
     app = Flask(__name__)
-    app.extensions[EXTENSION] = Services(settings=None, client=None, store=None, jobs=None, admin_token=token,
+    app.extensions[EXTENSION] = Services(settings=None, client=None, predictor=None, signals=None, store=None,
+                                         jobs=None, admin_token=token,
                                          openapi={})
     return app
 

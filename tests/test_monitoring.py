@@ -27,11 +27,23 @@ GATEWAY_COUNTERS_AND_GAUGES = {
     "sentiment_training_jobs_total",
     "sentiment_model_serving_version",
     "sentiment_backend_up",
+    "sentiment_predictions_total",
+    "sentiment_shadow_texts_total",
+    "sentiment_shadow_dropped_total",
+    "sentiment_reference_confidence_mean",
+    "sentiment_reference_positive_ratio",
+    "sentiment_reference_unknown_ngram_share",
+    "sentiment_reference_text_chars",
 }
-GATEWAY_HISTOGRAMS = {"sentiment_request_seconds"}
+GATEWAY_HISTOGRAMS = {"sentiment_request_seconds", "sentiment_prediction_confidence", "sentiment_text_chars",
+                      "sentiment_unknown_ngram_share", "sentiment_backend_call_requests"}
 ALLOWED_METRICS = GATEWAY_COUNTERS_AND_GAUGES | {
     f"{name}{suffix}" for name in GATEWAY_HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")
 } | {"up"}
+
+# The live-signal alerts (gateway/live_signals.py), each against the serving version's reference.
+MODEL_ALERTS = {"SentimentEstimatedAccuracyDrop", "SentimentLabelRatioShift", "SentimentUnknownNgramsRising",
+                "SentimentShadowAgreementLow"}
 
 # PromQL words that are not metric names: functions, aggregations and binary/modifier keywords.
 PROMQL_WORDS = {
@@ -126,10 +138,10 @@ def test_dashboard_expressions_parse(tmp_path):
 
 def test_alert_rules_have_for_severity_and_annotations():
     groups = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))["groups"]
-    assert [group["name"] for group in groups] == ["sentiment"]
-    rules = {rule["alert"]: rule for rule in groups[0]["rules"]}
+    assert [group["name"] for group in groups] == ["sentiment", "sentiment-models"]
+    rules = {rule["alert"]: rule for group in groups for rule in group["rules"]}
     assert set(rules) == {"SentimentHighErrorRate", "SentimentHighLatencyP99", "SentimentBackendDown",
-                          "SentimentGatewayDown", "SentimentTrainingFailed"}
+                          "SentimentGatewayDown", "SentimentTrainingFailed", *MODEL_ALERTS}
     for name, rule in rules.items():
         assert "for" in rule, name
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
@@ -143,7 +155,7 @@ def test_alert_unit_tests_cover_the_required_alerts():
     for test in tests:
         for case in test.get("alert_rule_test", []):
             (firing if case.get("exp_alerts") else quiet).add(case["alertname"])
-    required = {"SentimentHighErrorRate", "SentimentBackendDown", "SentimentTrainingFailed"}
+    required = {"SentimentHighErrorRate", "SentimentBackendDown", "SentimentTrainingFailed", *MODEL_ALERTS}
     assert required <= firing, required - firing
     assert required <= quiet, required - quiet
 

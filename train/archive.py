@@ -92,8 +92,11 @@ def archived_metrics(mar: Path) -> dict:
 
 def publish(model: ModelName, model_dir: Path, store: ModelStore, version: str = "1", overwrite: bool = False) -> Path:
     """Build the default archive (<model>.mar) and record it in the registry (served if nothing is yet)."""
+    from train import reference  # loads the handlers (torch): only when publishing
+
     dest = build_archive(model, model_dir, store.archive_path(model), version, overwrite)
-    store.add_version(model, version, dest.name, read_metrics(model_dir), serve_if_none=True)
+    info = {**read_metrics(model_dir), "reference": reference.of_archive(model, dest, store)}
+    store.add_version(model, version, dest.name, info, serve_if_none=True)
     return dest
 
 

@@ -20,7 +20,7 @@ from core.models import FAST
 from core.settings import Settings, get_settings
 from core.store import CANDIDATE, ModelStore
 from core.torchserve import TorchServeClient
-from train import fast
+from train import fast, reference
 from train.archive import archived_metrics, build_archive
 
 log = logging.getLogger("rollout")
@@ -56,6 +56,7 @@ def run(status: JobStatus, settings: Settings) -> None:
     version = store.next_version(FAST)
     model_dir = fast.save(pipeline, metrics, settings.models_dir / f"{FAST}.v{version}")
     mar = build_archive(FAST, model_dir, store.archive_path(FAST, version), version=version)
+    metrics = {**metrics, "reference": reference.of_archive(FAST, mar, store, settings.nsmc_dir)}
     candidate = store.add_version(FAST, version, mar.name, metrics, stage=CANDIDATE)
     status.update(version=version)
 
