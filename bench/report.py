@@ -16,8 +16,8 @@ from deploy.stack import GUNICORN_CONFIG
 from sentiment_client import DEFAULT_BATCH
 
 AUTO_JUDGED_SIZE = DEFAULT_BATCH  # what the shipped client sends
-PACKAGES = ("torch", "torchserve", "Flask", "Werkzeug", "gunicorn", "urllib3", "requests", "aiohttp", "kiwipiepy",
-            "transformers", "scikit-learn")
+PACKAGES = ("torch", "torchserve", "Flask", "Werkzeug", "gunicorn", "gevent", "urllib3", "orjson", "requests",
+            "aiohttp", "starlette", "uvicorn", "uvloop", "kiwipiepy", "transformers", "scikit-learn")
 # TorchServe 0.12's defaults for keys config.properties leaves out (0 threads = one per core).
 TORCHSERVE_DEFAULTS = {"number_of_netty_threads": "0", "netty_client_threads": "0", "job_queue_size": "100",
                        "default_workers_per_model": "0"}
@@ -59,6 +59,7 @@ def settings(stack, ts, unbatched: dict | None) -> dict:
             models[model]["workers"] = len(description.get("workers", []))
     return {
         "gunicorn": gunicorn_settings(stack),
+        "gateway": {k: getattr(stack.settings, k) for k in ("calls_in_flight", "live_signals", "shadow_rate")},
         "gateway_pool": {"pool_maxsize": POOL_MAXSIZE,
                          "keep_alive": "urllib3.PoolManager, HTTP/1.1 persistent connections"},
         "torchserve": {k: properties[k] for k in TORCHSERVE_DEFAULTS},

@@ -28,7 +28,7 @@ from bench.rss import PeakRss
 from bench.servers import (ACCURATE, FAST, UNBATCHED, baselines, bench_stack, client, cpu_seconds, pooled_connections,
                            process_roles, pss_mb, register_unbatched, scale)
 from core.models import MODELS
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 from handlers.text import clean_text
 from train.data import load_split
 
@@ -165,6 +165,9 @@ def parse_args(argv=None):
     parser.add_argument("--auto-sizes", nargs="+", type=int, default=[1, report.AUTO_JUDGED_SIZE],
                         help="reviews per request for auto vs accurate (default: single, and the client's batch)")
     parser.add_argument("--gateway-workers", type=int, help="override gunicorn workers (SENTIMENT_GATEWAY_WORKERS)")
+    parser.add_argument("--setting", nargs="+", type=_setting, default=[], metavar="FIELD=VALUE",
+                        help="settings of the stack under test, e.g. live_signals=false shadow_rate=0 "
+                             "calls_in_flight=0 (core/settings.py field names)")
     parser.add_argument("--workers", nargs="+", type=_workers, default=[], metavar="MODEL=N",
                         help="scale TorchServe workers after start, e.g. fast=2 (trials; the shipped count is in model_config/)")
     parser.add_argument("--torch-threads", type=int, default=0,
@@ -186,6 +189,13 @@ def _workers(value: str) -> tuple[str, int]:
     return kind, int(n)
 
 
+def _setting(value: str) -> tuple[str, str]:
+    field, _, raw = value.partition("=")
+    if field not in Settings.model_fields or not raw:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE with a field of core/settings.py, got {value!r}")
+    return field, raw
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -195,7 +205,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)  # stop what we started on `kill` too, not only Ctrl-C
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     run_dir = PROJECT_ROOT / "run" / "bench" / stamp
-    overrides = {"gateway_workers": args.gateway_workers} if args.gateway_workers else {}
+    overrides = {**({"gateway_workers": args.gateway_workers} if args.gateway_workers else {}), **dict(args.setting)}
     if args.torch_threads:
         os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # inherited by every server we start
     stack, apps = bench_stack(run_dir, overrides), [a for a in baselines(run_dir) if a.name in args.targets]

@@ -1,7 +1,7 @@
 """gunicorn settings for the gateway, from the service's settings (core/settings.py).
 
 gevent workers: a connection costs a greenlet, not a thread, so idle or slow clients cannot take
-every worker (README "Slow and idle clients"). gunicorn reads each request line and headers under
+every worker (docs/security.md "Slow and idle clients"). gunicorn reads each request line and headers under
 the keep-alive timeout, so a connection that sends nothing, or half a request, is closed after it;
 gateway/body_deadline.py bounds the body the same way.
 """

@@ -29,7 +29,7 @@ MAX_TOKENS = 128
 # Forward passes: texts sorted by length, at most MODEL_BATCH a pass, and a pass's longest text at
 # most PADDING_RATIO times its shortest (texts up to SHORT characters go together). Every text is
 # padded to its pass's longest, and on CPU that padding was most of the work: fixed passes of 64
-# cost 2-3x as much a review in the batches TorchServe forms (README "Models": bench.handler_throughput).
+# cost 2-3x as much a review in the batches TorchServe forms (docs/models.md: bench.handler_throughput).
 MODEL_BATCH = 32
 PADDING_RATIO = 1.25
 SHORT = 8

@@ -138,7 +138,7 @@ class KiwiMorphemes(TransformerMixin, BaseEstimator):
     """Cleaned text -> space-joined `form/tag` morphemes from kiwipiepy.
 
     Kiwi loads without its typo and multi-word dictionaries: ~330 MB instead of ~530 MB a process,
-    and no loss of accuracy for this model (README "Models")."""
+    and no loss of accuracy for this model (docs/models.md)."""
 
     def __init__(self, num_workers: int = -1):
         self.num_workers = num_workers  # -1: one thread per core (kiwipiepy >= 0.21)
@@ -270,9 +270,8 @@ class _Block:
             rows, hashed_columns = self.batched(docs)
             return *self.ngrams.counted(rows, hashed_columns), np.bincount(rows, minlength=len(docs))
         hashed = self.hasher.transform(self.analyzer(doc) for doc in docs)
-        totals = np.add.reduceat(hashed.data, hashed.indptr[:-1]) if hashed.nnz else np.zeros(len(docs))
-        totals[np.diff(hashed.indptr) == 0] = 0  # reduceat repeats the next row's value for an empty row
-        return *self.ngrams.entries(hashed), totals
+        rows = np.repeat(np.arange(len(docs)), np.diff(hashed.indptr))
+        return *self.ngrams.entries(hashed), np.bincount(rows, weights=hashed.data, minlength=len(docs))
 
 
 class _LinearBlocks:

@@ -1,4 +1,4 @@
-"""What is exposed, to whom, and what leaks (README "Security model")."""
+"""What is exposed, to whom, and what leaks (docs/security.md)."""
 import ipaddress
 import json
 import stat

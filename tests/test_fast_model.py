@@ -151,3 +151,20 @@ def test_a_retrain_keeps_the_serving_models_recipe(morpheme_model_dir, tmp_path)
     assert serving_recipe(store) == fast.FastParams()  # nothing served yet: the default recipe
     publish(FAST, morpheme_model_dir, store)
     assert serving_recipe(store) == fast.FastParams(min_df=1, use_morphemes=True)
+
+
+def test_unknown_ngram_share_is_the_same_batched_or_alone_and_sees_foreign_text(any_fast_model_dir):
+    """The input-drift signal (the share of a text's character n-grams the model does not know)
+    does not depend on how texts are batched, texts without n-grams included (1 character: none of
+    2-5 characters), and is higher for text unlike the training data."""
+    scorer = FastScorer(any_fast_model_dir / FAST_MODEL_FILE)
+    texts = [fast.clean_text(t) for t in DOCS + ["", "ㅋ", "a", "정부는 기준금리를 동결하기로 결정했다", "🦄🐙🦄"]]
+    positive, unknown = scorer.score(texts)
+    assert np.array_equal(positive, scorer(texts)) and len(unknown) == len(texts)
+    for small in (texts[-2:], texts[-3:-1], ["좋다", "ㅋ"], ["ㅋ"], [""]):  # under BATCHED_FROM, ending in no n-grams
+        assert np.allclose(scorer.score(small)[1], [scorer.score([t])[1][0] for t in small])
+    alone = np.array([scorer.score([t])[1][0] for t in texts])
+    assert np.allclose(unknown, alone)
+    assert unknown[texts.index("")] == 0 and 0 <= unknown.min() and unknown.max() <= 1
+    assert unknown[texts.index("🦄🐙🦄")] == 1.0  # nothing of it was seen in training
+    assert unknown[:len(DOCS)].mean() < unknown[texts.index("정부는 기준금리를 동결하기로 결정했다")]

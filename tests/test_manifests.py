@@ -99,8 +99,8 @@ def kubernetes_validate():
     try:
         import kubernetes_validate as module
     except ImportError:
-        pytest.fail("kubernetes-validate is not installed: `.venv/bin/pip install -r requirements.txt` "
-                    "(it pins kubernetes-validate)")
+        pytest.fail("kubernetes-validate is not installed: `make setup` (pyproject.toml's test extra, "
+                    "from requirements.lock)")
     return module
 
 
@@ -241,7 +241,7 @@ def test_resources_requested_and_memory_limited(overlay):
         number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(Gi|Mi)", quantity).groups()
         return float(number) / (1 if unit == "Gi" else 1024)
 
-    # Measured (README "Memory"): TorchServe ~1.3 GiB steady, one more fast worker (~0.6 GiB) while a
+    # Measured (docs/performance.md "Memory"): TorchServe ~1.3 GiB steady, one more fast worker (~0.6 GiB) while a
     # new version loads; a /train job needs ~2 GiB beside the gateway.
     assert gib(found["torchserve"]["resources"]["requests"]["memory"]) >= 1.3
     assert gib(found["torchserve"]["resources"]["limits"]["memory"]) >= 1.3 + 0.6
@@ -397,7 +397,12 @@ def test_dockerfile_essentials(path):
     assert "HEALTHCHECK" in text and "/livez" in text
     assert "openjdk-17-jre-headless" in text
     assert "COPY --chown=app:app archives/*.mar archives/registry.json /app/archives/" in text
-    assert "pip install --no-cache-dir torch==2.13.0 --index-url" in text
+    # Only the runtime set, from its lock with hashes; torch's version is the lock's, never written here.
+    assert "COPY requirements-runtime.lock /app/requirements-runtime.lock" in text
+    command = " ".join(text.replace("\\\n", " ").split())
+    assert re.search(r"pip install [^&]*--require-hashes [^&]*-r /(app|tmp)/requirements-(runtime|gpu)\.lock", command)
+    assert "requirements.lock" not in text  # the full lock: test, benchmark and lint tools
+    assert not re.search(r"torch==\d", text)
     gpu = path.name.endswith(".gpu")
     assert ("whl/cpu" in text) is not gpu
     assert ("onnxruntime-gpu" in text) is gpu
@@ -418,8 +423,8 @@ def compose_validator():
     try:
         import jsonschema
     except ImportError:
-        pytest.fail("jsonschema is not installed: `.venv/bin/pip install -r requirements.txt` "
-                    "(kubernetes-validate depends on it)")
+        pytest.fail("jsonschema is not installed: `make setup` (pyproject.toml's test extra, "
+                    "from requirements.lock)")
     return jsonschema.Draft7Validator(json.loads(COMPOSE_SCHEMA.read_text()))
 
 

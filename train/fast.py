@@ -47,7 +47,7 @@ class FastParams:
     min_df: int = 2
     C: float = 4.0
     # Morphemes: +0.08 dev points alone and +0.13 in the accurate blend, for ~8x the fast model's CPU a
-    # review (kiwipiepy's analysis) and ~330 MB a process; off by default (README "Fast").
+    # review (kiwipiepy's analysis) and ~330 MB a process; off by default (docs/models.md "Fast").
     use_morphemes: bool = False
 
 

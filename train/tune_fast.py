@@ -3,7 +3,7 @@
     python -m train.tune_fast [--data-dir DIR] [--train-limit N]
 
 Prints dev accuracy per candidate. FastParams' defaults in train/fast.py are the best character-only
-candidate tried; the morpheme candidates are the `--morphemes` recipe (README "Why no morphemes by default").
+candidate tried; the morpheme candidates are the `--morphemes` recipe (docs/models.md "Why no morphemes by default").
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ CANDIDATES = [
     DEFAULT,  # character n-grams, with and without spaces (dev 88.24%)
     replace(DEFAULT, char_ngrams=(1, 6), nospace_char_ngrams=(2, 6)),  # 88.23%
     replace(DEFAULT, C=8.0),
-    # With kiwipiepy's morphemes (`--morphemes`): ~0.1 point more, ~8x the CPU a review (README "Fast")
+    # With kiwipiepy's morphemes (`--morphemes`): ~0.1 point more, ~8x the CPU a review (docs/models.md "Fast")
     replace(MORPHEMES, C=2.0),
     MORPHEMES,
     replace(MORPHEMES, C=8.0),
