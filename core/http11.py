@@ -52,6 +52,8 @@ class _Reading:
     body: list = field(default_factory=list)
     reason: str = ""
     done: bool = False
+    keep_alive: bool = False
+    parser: object = None
 
     def on_status(self, status: bytes) -> None:
         self.reason = status.decode("latin-1")
@@ -64,6 +66,7 @@ class _Reading:
 
     def on_message_complete(self) -> None:
         self.done = True
+        self.keep_alive = self.parser.should_keep_alive()  # only known here: False once the parser is past it
 
 
 class _Connection:
@@ -77,7 +80,7 @@ class _Connection:
         self.sock.settimeout(timeout)
         self.sock.sendall(request)
         reading = _Reading()
-        parser = httptools.HttpResponseParser(reading)
+        parser = reading.parser = httptools.HttpResponseParser(reading)
         received = False
         while not reading.done:
             data = self.sock.recv(65536)
@@ -89,7 +92,7 @@ class _Connection:
             received = True
             parser.feed_data(data)
         return (Reply(parser.get_status_code(), reading.headers, b"".join(reading.body), reading.reason),
-                parser.should_keep_alive())
+                reading.keep_alive)
 
     def close(self) -> None:
         try:
