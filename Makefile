@@ -8,18 +8,43 @@ export HF_HUB_OFFLINE ?= 1
 NSMC_DIR ?= $(abspath $(wildcard ../shared/nsmc))
 export NSMC_DIR
 
-.PHONY: help setup train train-fast train-bert train-bert-gpu migrate-store archive archive-accurate deploy stop \
+.PHONY: help setup lock train train-fast train-bert train-bert-gpu migrate-store archive archive-accurate deploy stop \
         status test test-deps lint-imports validate-deploy image bench soak memory clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "make %-18s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed ## venv with the pinned dependencies
-$(VENV)/.installed: requirements.txt
-	@deploy/step "install: venv and pinned dependencies (~3 min the first time)" \
-	  sh -c 'test -x $(PY) || $(PYTHON) -m venv $(VENV); $(PY) -m pip install --quiet --upgrade pip && \
-	         $(PY) -m pip install --quiet --progress-bar on -r requirements.txt'
+# Dependencies: ranges in pyproject.toml (the service; its extras test, bench, lint, dev) and
+# sentiment_client/pyproject.toml (the client, a distribution of its own); exact versions with hashes
+# in the lock files `make lock` writes from them. requirements.lock has every extra: the venv, tests
+# and CI; requirements-runtime.lock the runtime set only: the images (deploy/docker/).
+# The lock pins torch's CPU wheel (a +cpu version), which PyPI does not have: pip finds it here (on
+# this project's machines it is also in pip's local wheel directory). TORCH_FIND_LINKS= leaves it out:
+# where the page cannot be reached, pip spends its retries (~8 s) on it for every package it looks up,
+# so on those machines `make lock TORCH_FIND_LINKS=` takes ~40 s instead of many minutes.
+TORCH_FIND_LINKS ?= https://download.pytorch.org/whl/cpu/torch/
+
+setup: $(VENV)/.installed ## venv with the locked dependencies (requirements.lock), the project and client editable
+$(VENV)/.installed: requirements.lock pyproject.toml sentiment_client/pyproject.toml
+	@deploy/step "install: venv and the locked dependencies (~3 min the first time)" \
+	  sh -c 'test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	         deploy/install-lock $(PY) requirements.lock "$(TORCH_FIND_LINKS)" && \
+	         PYTHONWARNINGS="ignore:Editable installation" \
+	           $(PY) -m pip install --quiet --no-deps --no-build-isolation -e . -e ./sentiment_client'
 	touch $@
+
+# pip-tools' pip-compile (the dev extra), not uv: uv does not read pip's configuration (the local
+# index and wheel directory), so it would pull torch's CUDA wheels. The runtime and client locks are
+# constrained by the full one: a package has the same version and hashes in all three.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes \
+              --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+              $(if $(TORCH_FIND_LINKS),--find-links $(TORCH_FIND_LINKS))
+lock: $(VENV)/.installed ## rewrite the lock files from the pyproject.toml files (LOCK_ARGS=--upgrade: newest versions)
+	$(PIP_COMPILE) --all-extras $(LOCK_ARGS) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) -c requirements.lock -o requirements-runtime.lock pyproject.toml
+	$(PIP_COMPILE) -c requirements.lock -o sentiment_client/requirements.lock sentiment_client/pyproject.toml
+	@grep -q '^torch==.*+cpu ' requirements.lock || { echo "requirements.lock pins PyPI's torch (the CUDA build),\
+	 not the CPU wheel: is TORCH_FIND_LINKS reachable?" >&2; exit 1; }
 
 train-fast: setup ## retrain the fast model on NSMC (~2 min on 2 cores; FAST_ARGS=--morphemes adds kiwipiepy's morphemes, ~4 min)
 	$(PY) -m train.fast $(FAST_ARGS)

@@ -21,7 +21,6 @@ import onnxruntime
 import psutil
 import torch
 
-from core.handler_context import torchserve_context
 from core.models import ACCURATE, MODELS
 from core.settings import get_settings
 from handlers.accurate_handler import AccurateHandler
@@ -29,6 +28,7 @@ from handlers.artifacts import ONNX_FILE
 from handlers.text import clean_text
 from train.data import load_split
 from train.export_onnx import export_onnx
+from train.inprocess import torchserve_context
 
 
 VARIANTS = {"eager_fp32": {}, "torch_dynamic_int8": {"quantize": "int8"}, "onnxruntime_int8": {"runtime": "onnx"}}

@@ -18,8 +18,7 @@ import numpy as np
 import psutil
 import torch
 
-from train.inprocess import load_archive
-from core.handler_context import torchserve_context
+from train.inprocess import load_archive, torchserve_context
 from core.models import ACCURATE, FAST
 from core.settings import get_settings
 from core.store import ModelStore

@@ -16,7 +16,8 @@ from deploy import processes
 from core.models import ACCURATE, FAST
 from core.settings import PROJECT_ROOT, get_settings
 from core.torchserve import TorchServeClient, text_of
-from deploy.stack import Stack, free_port
+from deploy.ports import free_port
+from deploy.stack import Stack
 UNBATCHED = f"{ACCURATE}_unbatched"
 
 
@@ -106,7 +107,7 @@ def pooled_connections(stack: Stack) -> dict[str, int]:
     gateway = processes.running_pid(stack.run_dir / "gateway.pid")
     workers = psutil.Process(gateway).children() if gateway else []
     return {str(w.pid): sum(1 for c in w.net_connections("tcp")
-                            if c.raddr and c.raddr.port == stack.inference_port and c.status == "ESTABLISHED")
+                            if c.raddr and c.raddr.port == stack.settings.inference_port and c.status == "ESTABLISHED")
             for w in workers}
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
-    """A failure with a stable machine-readable `code`, a message for people, and the request field
-    at fault (if any); `extra` keys go into the error body (e.g. job_id)."""
+    """A failure with a message for people, a stable machine-readable `code` (the class's default
+    unless given), and the request field at fault (if any); `extra` keys go into the error body
+    (e.g. job_id). Every error class takes the message first and the rest by keyword."""
 
     default_code = "internal_error"
 
-    def __init__(self, code: str | None = None, message: str = "", field: str | None = None, **extra):
+    def __init__(self, message: str = "", *, code: str | None = None, field: str | None = None, **extra):
         super().__init__(message)
         self.code = code or self.default_code
         self.message, self.field, self.extra = message, field, extra
@@ -38,18 +39,14 @@ class Conflict(ServiceError):
     """The request conflicts with the current state (a job running, nothing to roll back to)."""
 
 
-class TooMany(ServiceError):
-    """Over a documented limit that is not a validation rule (e.g. explanations per request)."""
-
-
 class BackendError(ServiceError):
     """TorchServe answered with an error the client cannot fix."""
 
     default_code = "backend_error"
     kind = "error"  # the metrics label (gateway: sentiment_backend_errors_total)
 
-    def __init__(self, message: str, status: int | None = None, code: str | None = None):
-        super().__init__(code, message)
+    def __init__(self, message: str, status: int | None = None, *, code: str | None = None):
+        super().__init__(message, code=code)
         self.status = status  # TorchServe's HTTP status, when it answered
 
 

@@ -22,7 +22,10 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.clock import now
 from core.errors import Conflict
+from core.files import write_json_atomic
+from core.redact import redact_paths
 
 LOCK_FILE = "lock"
 CURRENT_FILE = "current"
@@ -30,19 +33,6 @@ JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 FINISHED = ("succeeded", "failed")
 STEPS = ["load data", "train", "evaluate", "archive", "register", "smoke test", "gate", "promote"]
 JOB_MODULE = "train.rollout"  # what runs a job; started by module name, never imported here
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def redact_paths(text: str) -> str:
-    """Server-side file paths say nothing useful to a client and too much to an attacker."""
-    return _ABSOLUTE_PATH.sub(r"\1", text)
-
-
-# An absolute path of two or more components; only its last component is kept.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.@+-]+/)+([\w.@+-]+)")
 
 
 class JobStatus:
@@ -64,9 +54,7 @@ class JobStatus:
 
     def update(self, **fields) -> None:
         self.data.update(fields, elapsed_seconds=round(time.monotonic() - self._started, 1))
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2))
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, self.data)
 
     def step(self, name: str) -> None:
         self.update(state="running", step=name, progress=round(STEPS.index(name) / len(STEPS), 3))
@@ -106,7 +94,7 @@ class Jobs:
 
     def busy(self) -> Conflict:
         job_id = self.current_id()
-        return Conflict("job_running", f"training job {job_id} is running; one job at a time", job_id=job_id)
+        return Conflict(f"training job {job_id} is running; one job at a time", code="job_running", job_id=job_id)
 
     def read(self, job_id: str) -> dict | None:
         """A job's status as clients see it: live elapsed time, a dead job failed, no server paths."""

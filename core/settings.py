@@ -19,6 +19,9 @@ from core.models import MODELS, ModelName
 from core.paths import PROJECT_ROOT
 
 ENV_PREFIX = "SENTIMENT_"
+# Rows in NSMC's splits (train/data.py checks the files by git blob id): a train_limit asks for at
+# most the whole train split.
+NSMC_ROWS = {"train": 150_000, "test": 50_000}
 
 
 class Settings(BaseSettings):
@@ -39,7 +42,8 @@ class Settings(BaseSettings):
 
     served_models: list[ModelName] = Field(list(MODELS), description=
                                                              "Models this deployment serves: loaded at start, "
-                                                             "checked by /readyz. JSON list in the environment.")
+                                                             "reported by /health and checked by /readyz. JSON "
+                                                             "list in the environment.")
 
     # ---- the gateway (gunicorn) -------------------------------------------------------------
     gateway_bind: str = Field("127.0.0.1:5000", description=
@@ -55,6 +59,12 @@ class Settings(BaseSettings):
     gateway_body_seconds: float = Field(10.0, gt=0, description=
                                         "A request whose body has not fully arrived after this long is "
                                         "answered 408 and closed.")
+    gateway_timeout_seconds: int = Field(60, ge=1, description=
+                                         "gunicorn's worker timeout: a worker that has not told the arbiter it "
+                                         "is alive for this long (its event loop blocked) is killed and replaced.")
+    gateway_graceful_timeout_seconds: int = Field(10, ge=1, description=
+                                                  "On stop or restart, a worker has this long to finish the "
+                                                  "requests it holds before it is killed.")
     log_level: str = Field("info", description="Log level of the gateway and the training job.")
 
     # ---- requests ----------------------------------------------------------------------------
@@ -112,6 +122,10 @@ class Settings(BaseSettings):
     train_limit: Optional[int] = Field(None, ge=1000, description=
                                        "Train on a stratified subset (tests, quick trials); unset: all of NSMC.")
     test_limit: Optional[int] = Field(None, ge=100, description="Evaluate on a stratified subset; unset: all.")
+    rollout_timeout_seconds: float = Field(30.0, gt=0, description=
+                                           "Per TorchServe call of a training job (register, smoke test, "
+                                           "set-default, unregister): registering loads the model, which takes "
+                                           "longer than a prediction.")
 
     @model_validator(mode="after")
     def _derived_paths(self) -> "Settings":

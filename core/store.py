@@ -16,13 +16,13 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from core.errors import Conflict
+from core.files import write_json_atomic
 from core.models import LEGACY_NAMES, ModelName
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,7 @@ class ModelStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             data = self._read()
             yield data
-            with tempfile.NamedTemporaryFile("w", dir=self.path, delete=False, suffix=".tmp") as tmp:
-                json.dump(data, tmp, indent=2)
-            os.replace(tmp.name, self.path / REGISTRY_FILE)
+            write_json_atomic(self.path / REGISTRY_FILE, data, mode=0o600)
 
     def add_version(self, model: ModelName, version: str, file: str, metrics: dict,
                     serve_if_none: bool = False, stage: str | None = None) -> Version:
@@ -115,7 +113,7 @@ class ModelStore:
         with self._changing() as data:
             entry = self._entry(data, model)
             if version not in entry["versions"]:
-                raise Conflict("unknown_version", f"{model} has no version {version}")
+                raise Conflict(f"{model} has no version {version}", code="unknown_version")
             entry["versions"][version].pop("stage", None)
             if entry["serving"] != version:
                 entry["previous"], entry["serving"] = entry["serving"], version
@@ -147,10 +145,10 @@ class ModelStore:
         """The previous version, checked to be servable."""
         previous = self.previous(model)
         if previous is None:
-            raise Conflict("no_previous_version", f"{model} has no previous version to roll back to")
+            raise Conflict(f"{model} has no previous version to roll back to", code="no_previous_version")
         if not (self.path / previous.file).is_file():  # a restart could not serve it either
-            raise Conflict("previous_archive_missing",
-                           f"version {previous.version}'s archive {previous.file} is no longer in the model store")
+            raise Conflict(f"version {previous.version}'s archive {previous.file} is no longer in the model store",
+                           code="previous_archive_missing")
         return previous
 
     def migrate(self) -> list[str]:

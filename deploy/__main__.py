@@ -22,7 +22,7 @@ def up(stack: Stack, timeout: float) -> int:
     stack.store.migrate()
     loads = stack.startup_models()
     if not any(load.startswith(f"{FAST}=") for load in loads):
-        print(f"error: no servable {FAST} archive in {stack.model_store}; run `make archive`", file=sys.stderr)
+        print(f"error: no servable {FAST} archive in {stack.store_dir}; run `make archive`", file=sys.stderr)
         return 1
     missing = [m for m in stack.models if not any(load.startswith(f"{m}=") for load in loads)]
     if missing:  # e.g. no BERT model to archive: serve what there is, and say so

@@ -5,14 +5,13 @@ One round every `reconcile_seconds` (core/reconcile.py does the work). Each roun
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
 import threading
 import time
 
-from core.jobs import now
+from core.clock import now
+from core.files import write_json_atomic
 from core.reconcile import reconcile
 from deploy.stack import Stack
 
@@ -30,8 +29,6 @@ def run(stack: Stack) -> None:
         outcome = reconcile(store, client, settings.served_models, drain_seconds=settings.timeout_seconds)
         status = {"at": now(), "seconds": round(time.monotonic() - started, 2), "serving": outcome.serving,
                   "actions": outcome.actions, "errors": outcome.errors}
-        tmp = stack.run_dir / f".{STATUS_FILE}.tmp"
-        tmp.write_text(json.dumps(status))
-        os.replace(tmp, stack.run_dir / STATUS_FILE)
+        write_json_atomic(stack.run_dir / STATUS_FILE, status, indent=None)
         stopping.wait(settings.reconcile_seconds)
     log.info("stopped")

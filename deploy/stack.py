@@ -6,9 +6,7 @@ stack's addresses, model store and start-up models (from the registry) into its 
 from __future__ import annotations
 
 import os
-import random
 import re
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,40 +18,12 @@ from core.settings import PROJECT_ROOT, Settings
 from core.store import ModelStore
 from core.torchserve import TorchServeClient
 from deploy import processes
+from deploy.ports import free_port
 
 CONFIG_TEMPLATE = PROJECT_ROOT / "config.properties"
 LOG_CONFIG = PROJECT_ROOT / "deploy" / "log4j2.xml"  # TorchServe's frontend logging
 GUNICORN_CONFIG = PROJECT_ROOT / "gateway" / "gunicorn_conf.py"
 BIN = Path(sys.executable).parent
-
-
-_HANDED_OUT: set[int] = set()
-
-
-def _ephemeral_ports() -> range:
-    try:
-        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-        return range(low, high + 1)
-    except (OSError, ValueError):
-        return range(32768, 61000)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on, outside the kernel's ephemeral range: a port the kernel
-    hands out for port 0 can be taken by any outgoing connection before our server binds it."""
-    ephemeral = _ephemeral_ports()
-    for _ in range(200):
-        port = random.randrange(20000, 32000)
-        if port in ephemeral or port in _HANDED_OUT:  # not yet bound by whoever asked for it
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            _HANDED_OUT.add(port)
-            return port
-    raise RuntimeError("no free loopback port in 20000-31999")
 
 
 def _properties_escape(value: str) -> str:
@@ -84,7 +54,8 @@ class Stack:
         return self.settings.run_dir
 
     @property
-    def model_store(self) -> Path:
+    def store_dir(self) -> Path:
+        """The model store's directory (the model_store setting); `store` is the store itself."""
         return self.settings.model_store
 
     @property
@@ -104,10 +75,6 @@ class Stack:
         return self.settings.management_url
 
     @property
-    def inference_port(self) -> int:
-        return self.settings.inference_port
-
-    @property
     def key_file(self) -> Path:
         return self.settings.key_file
 
@@ -119,13 +86,13 @@ class Stack:
         store, loads = self.store, []
         for model in self.models:
             version = store.serving(model)
-            if version and (self.model_store / version.file).is_file():
+            if version and (self.store_dir / version.file).is_file():
                 loads.append(f"{model}={version.file}")
         return loads
 
     def torchserve_properties(self) -> str:
         """config.properties with this stack's addresses, absolute model store and start-up models."""
-        s, store = self.settings, self.model_store.resolve()
+        s, store = self.settings, self.store_dir.resolve()
         overrides = {
             "inference_address": s.inference_url,
             "management_address": s.management_url,

@@ -23,7 +23,7 @@ def require_admin(view):
         # An empty token never matches, even if the configured one were empty.
         valid = bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
         if scheme.lower() != "bearer" or not valid:
-            raise Unauthorized(message="this endpoint needs 'Authorization: Bearer <admin token>'")
+            raise Unauthorized("this endpoint needs 'Authorization: Bearer <admin token>'")
         return view(*args, **kwargs)
 
     return guarded

@@ -27,7 +27,7 @@ def init_app(app: Flask, seconds: float) -> None:
                     request.get_data(cache=True)
             except gevent.Timeout:
                 _close_after_answer()
-                raise RequestTimeout(message=f"the request body did not arrive within {seconds:g}s") from None
+                raise RequestTimeout(f"the request body did not arrive within {seconds:g}s") from None
 
 
 def _close_after_answer() -> None:

@@ -8,7 +8,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from core import errors
-from core.jobs import redact_paths
+from core.redact import redact_paths
 from gateway.instruments import BACKEND_ERRORS
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,6 @@ STATUS: dict[type[errors.ServiceError], int] = {
     errors.NotFound: 404,
     errors.RequestTimeout: 408,
     errors.Conflict: 409,
-    errors.TooMany: 413,
     errors.ModelNotDeployed: 503,
     errors.BackendUnavailable: 503,
     errors.BackendTimeout: 504,

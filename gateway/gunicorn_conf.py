@@ -19,8 +19,8 @@ worker_class = "gevent"
 worker_connections = _settings.gateway_worker_connections
 backlog = _settings.gateway_backlog
 keepalive = _settings.gateway_keepalive_seconds
-timeout = 60
-graceful_timeout = 10
+timeout = _settings.gateway_timeout_seconds
+graceful_timeout = _settings.gateway_graceful_timeout_seconds
 control_socket_disable = True  # gunicorn 27's control socket lives in $HOME: one per machine, not per stack
 
 # Metrics: each worker writes its own files here; GET /metrics sums them (gateway/metrics.py).

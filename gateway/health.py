@@ -1,12 +1,13 @@
-"""Health: GET /health (the gateway, TorchServe and each model, as before), and the probes
-GET /livez (the process is alive) and GET /readyz (every served model answers in time)."""
+"""Health: GET /health (the gateway, TorchServe and each served model, as TorchServe reports them),
+and the probes GET /livez (the process is alive) and GET /readyz (every served model answers in
+time). Both judge the same models: the served_models setting."""
 import time
 
 from flask import Blueprint, jsonify
 
 from core.errors import BackendError
-from core.models import ACCURATE, CANARY_LABELS, CANARY_TEXTS, FAST, MODELS
-from gateway.services import get_client, get_settings
+from core.models import CANARY_LABELS, CANARY_TEXTS, FAST
+from gateway.services import current_settings, get_client
 
 blueprint = Blueprint("health", __name__)
 
@@ -30,13 +31,13 @@ def _model_health(client, name: str) -> dict:
 
 @blueprint.get("/health")
 def health():
-    client = get_client()
+    settings, client = current_settings(), get_client()
     torchserve_up = client.ping()
-    models = {name: _model_health(client, name) for name in MODELS} if torchserve_up else {}
+    models = {name: _model_health(client, name) for name in settings.served_models} if torchserve_up else {}
     fast_ready = models.get(FAST, {}).get("ready", False)
     if not torchserve_up:
         status = "down"
-    elif fast_ready and models[ACCURATE]["ready"]:
+    elif all(model["ready"] for model in models.values()):
         status = "ok"
     else:
         status = "degraded"
@@ -54,7 +55,7 @@ def livez():
 @blueprint.get("/readyz")
 def readyz():
     """200 only when every served model answers a canned prediction within the deadline."""
-    settings, client = get_settings(), get_client()
+    settings, client = current_settings(), get_client()
     checks = {model: _canary(client, model, settings.readiness_timeout_seconds) for model in settings.served_models}
     ready = all(check["ready"] for check in checks.values())
     return jsonify({"status": "ready" if ready else "not_ready", "models": checks}), 200 if ready else 503

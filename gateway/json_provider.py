@@ -19,7 +19,7 @@ class OrjsonProvider(JSONProvider):
             return orjson.loads(s)
         except orjson.JSONDecodeError as exc:
             if _NESTED in str(exc):
-                raise RecursionError(str(exc)) from None  # gateway/schemas.py: "nested too deeply"
+                raise RecursionError(str(exc)) from None  # gateway/request_body.py: "nested too deeply"
             raise
 
     def response(self, *args, **kwargs):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from core.jobs import JOB_ID
 from core.models import MODELS
 from core.settings import Settings
 from gateway import schemas
@@ -45,7 +46,7 @@ def _errors(*statuses: int) -> dict[int, tuple[type[BaseModel], str]]:
 
 def operations(settings: Settings) -> list[Operation]:
     job_id = {"name": "job_id", "in": "path", "required": True,
-              "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}
+              "schema": {"type": "string", "pattern": JOB_ID.pattern}}
     model_name = {"name": "name", "in": "path", "required": True,
                   "schema": {"type": "string", "enum": [m for m, spec in MODELS.items() if spec.retrainable]}}
     predict_body = schemas.predict_request_model(settings.max_texts, settings.max_text_chars, settings.max_explain_texts)

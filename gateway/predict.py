@@ -5,15 +5,16 @@ from core.errors import BackendError
 from core.scoring import score
 from gateway.instruments import FALLBACKS, REVIEWS
 from gateway.observability import note, request_id
-from gateway.schemas import parse, predict_request_model, request_json
-from gateway.services import get_predictor, get_settings, get_signals
+from gateway.request_body import parse, request_json
+from gateway.schemas import predict_request_model
+from gateway.services import current_settings, get_predictor, get_signals
 
 blueprint = Blueprint("predict", __name__)
 
 
 @blueprint.post("/predict")
 def predict():
-    settings = get_settings()
+    settings = current_settings()
     request_model = predict_request_model(settings.max_texts, settings.max_text_chars, settings.max_explain_texts)
     body = parse(request_model, request_json())
     texts, mode = body.texts, body.resolved_mode

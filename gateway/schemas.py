@@ -11,15 +11,14 @@ import functools
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, RootModel, StrictBool,
-                      StrictStr, StringConstraints, Tag, ValidationError, create_model, model_validator)
-
-from flask import request
+                      StrictStr, StringConstraints, Tag, create_model, model_validator)
 
 from core.errors import InvalidRequest
 from core.models import ACCURATE, FAST, ModelName
 from handlers.artifacts import LABELS
 from handlers.text import not_blank_pattern
 from core.scoring import Mode
+from core.settings import NSMC_ROWS
 
 # ---- requests ------------------------------------------------------------------------------------
 
@@ -70,7 +69,7 @@ def predict_request_model(max_texts: int, max_text_chars: int, max_explain_texts
                      Discriminator(_one_or_many)]
     def explain_limit(request):
         if request.explain and len(request.texts) > max_explain_texts:  # raised as is: 400, field "text"
-            raise InvalidRequest(message=f"text: at most {max_explain_texts} texts per request with explain",
+            raise InvalidRequest(f"text: at most {max_explain_texts} texts per request with explain",
                                  field="text")
         return request
 
@@ -95,7 +94,7 @@ class TrainRequest(BaseModel):
 
     model: Literal["fast"] = Field("fast", description="only the fast model is retrained online")
     wait: StrictBool = Field(False, description="block until the job ends and answer its result")
-    train_limit: Optional[Annotated[int, Field(ge=1000, le=150_000)]] = Field(
+    train_limit: Optional[Annotated[int, Field(ge=1000, le=NSMC_ROWS["train"])]] = Field(
         None, description="train on a stratified subset of this many rows (quick trials)")
 
 
@@ -155,11 +154,11 @@ class ModelHealth(BaseModel):
 
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded", "down"] = Field(
-        description="ok: both models ready; degraded: TorchServe up but a model is not ready; down: TorchServe "
-                    "unreachable")
+        description="ok: every served model ready; degraded: TorchServe up but a served model is not ready; "
+                    "down: TorchServe unreachable")
     gateway: Literal["ok"]
     torchserve: Literal["ok", "unreachable"]
-    models: dict[ModelName, ModelHealth]
+    models: dict[ModelName, ModelHealth] = Field(description="each served model (the served_models setting)")
 
 
 class JobError(BaseModel):
@@ -230,37 +229,3 @@ class ModelInfo(BaseModel):
 
 class ModelsResponse(RootModel[dict[ModelName, ModelInfo]]):
     """One entry per model."""
-
-
-# ---- validation ----------------------------------------------------------------------------------
-
-_MESSAGES = {
-    "missing": "is required",
-    "string_pattern_mismatch": "must not be blank",
-}
-
-
-def request_json(empty=None):
-    """The request body as JSON, whatever its Content-Type; None when it is not JSON (parse() then
-    answers 400), `empty` when there is no body at all."""
-    if empty is not None and not request.get_data():
-        return empty
-    try:
-        return request.get_json(force=True, silent=True)
-    except RecursionError:  # "[[[[...": the json module recurses, and silent= only covers ValueError
-        raise InvalidRequest(message="body is JSON nested too deeply") from None
-
-
-def parse(model: type[BaseModel], payload):
-    """Validate a JSON payload, turning the first problem into a 400 ApiError."""
-    if not isinstance(payload, dict):
-        raise InvalidRequest(message="body must be a JSON object")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else None
-        # union tags ("one", "many") are pydantic's bookkeeping; list indexes help the client
-        where = (field or "body") + "".join(f"[{p}]" for p in error["loc"][1:] if isinstance(p, int))
-        message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
-        raise InvalidRequest(message=f"{where}: {message}", field=field) from None

@@ -1,5 +1,5 @@
 """What the views use, bound to the app (after flaskr's db.py): `init_app` sets them up once,
-`get_settings()`, `get_client()`, `get_predictor()`, `get_signals()`, `get_store()`, `get_jobs()`,
+`current_settings()`, `get_client()`, `get_predictor()`, `get_signals()`, `get_store()`, `get_jobs()`,
 `get_admin_token()` and `get_openapi()` read them."""
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def _services() -> Services:
     return current_app.extensions[EXTENSION]
 
 
-def get_settings() -> Settings:
+def current_settings() -> Settings:
     return _services().settings
 
 

@@ -14,8 +14,9 @@ from core.jobs import FINISHED
 from core.models import MODELS
 from gateway.auth import require_admin
 from gateway.observability import note
-from gateway.schemas import TrainRequest, parse, request_json
-from gateway.services import get_client, get_jobs, get_settings, get_store
+from gateway.request_body import parse, request_json
+from gateway.schemas import TrainRequest
+from gateway.services import current_settings, get_client, get_jobs, get_store
 
 blueprint = Blueprint("training", __name__)
 
@@ -26,7 +27,7 @@ def start_training():
     body = parse(TrainRequest, request_json(empty={}))
     jobs = get_jobs()
     job_id = jobs.start({"model": body.model, "train_limit": body.train_limit},
-                        env={**os.environ, **get_settings().as_env()})
+                        env={**os.environ, **current_settings().as_env()})
     if body.wait:
         while (job := jobs.read(job_id)) is None or job["state"] not in FINISHED:
             time.sleep(1)
@@ -40,7 +41,7 @@ def latest_job():
     job_id = jobs.current_id()
     job = jobs.read(job_id) if job_id else None
     if job is None:
-        raise NotFound("no_job", "no training job has run yet; POST /train starts one")
+        raise NotFound("no training job has run yet; POST /train starts one", code="no_job")
     return jsonify(job)
 
 
@@ -48,7 +49,7 @@ def latest_job():
 def job_status(job_id: str):
     job = get_jobs().read(job_id)
     if job is None:
-        raise NotFound("no_job", "no training job with that id", field="job_id")
+        raise NotFound("no training job with that id", code="no_job", field="job_id")
     return jsonify(job)
 
 
@@ -56,7 +57,7 @@ def job_status(job_id: str):
 @require_admin
 def rollback(name: str):
     if name not in MODELS or not MODELS[name].retrainable:
-        raise NotFound("unknown_model", "only the fast model ('fast') has versions to roll back", field="name")
+        raise NotFound("only the fast model ('fast') has versions to roll back", code="unknown_model", field="name")
     note(model=name)
     jobs = get_jobs()
     lock = jobs.acquire_lock()  # never while a job is promoting

@@ -4,7 +4,8 @@ import os
 from handlers.artifacts import FAST_MODEL_FILE, UNKNOWN_NGRAMS
 from handlers.base import SentimentHandler
 from handlers.explain import Explanation
-from handlers.fast_model import FastScorer, linear_contributions
+from handlers.fast_explain import linear_contributions
+from handlers.fast_model import FastScorer
 
 
 class FastHandler(SentimentHandler):

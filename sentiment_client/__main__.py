@@ -1,4 +1,5 @@
 """python -m sentiment_client score INPUT: score a TSV/CSV/JSONL file of reviews through the gateway.
+(Installed with `pip install ./sentiment_client`, the same is `sentiment-client score INPUT`.)
 
 Rows go out in batches on a few threads and come back in input order, one output row per input row.
 A row that cannot be scored (no text, blank text, malformed JSON, rejected by the server) gets an
@@ -19,6 +20,7 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from tqdm import tqdm
 
+from sentiment_client import __version__
 from sentiment_client.client import DEFAULT_BATCH, MODES, SentimentClient, SentimentError
 
 MAX_BATCH = 64  # the server's limit of texts per request
@@ -203,9 +205,10 @@ def http_url(value: str) -> str:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sentiment_client",
+def build_parser(prog: str = "python -m sentiment_client") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog,
                                      description="Score Korean movie reviews through the sentiment gateway.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     score = commands.add_parser("score", help="score a file of reviews",
                                 description="Score every row of INPUT (.tsv/.txt or .csv with a header row, "
@@ -257,8 +260,8 @@ def print_summary(scored: int, failed: int, seconds: float) -> None:
           f"({scored / max(seconds, 1e-9):.0f} reviews/s)", file=sys.stderr)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = build_parser()
+def main(argv: Optional[list[str]] = None, prog: str = "python -m sentiment_client") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     output_format = args.format or ("csv" if (args.output or "").lower().endswith(".csv") else "jsonl")
     try:
@@ -274,6 +277,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         if output is not sys.stdout:
             output.close()
+
+
+def command() -> int:
+    """The installed `sentiment-client` command (sentiment_client/pyproject.toml)."""
+    return main(prog="sentiment-client")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.models import ACCURATE, FAST, MODELS
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.store import ModelStore
 from deploy.stack import Stack
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, require_tool
@@ -59,6 +59,21 @@ def morpheme_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(params=["default recipe", "with morphemes"])
 def any_fast_model_dir(request) -> Path:
     return request.getfixturevalue("fast_model_dir" if request.param == "default recipe" else "morpheme_model_dir")
+
+
+@pytest.fixture
+def gateway_settings(tmp_path) -> Settings:
+    """An in-process gateway's settings: its own run dir and (empty) model store, admin token "t"."""
+    return Settings(run_dir=tmp_path / "run", model_store=tmp_path / "store", admin_token="t")
+
+
+@pytest.fixture
+def client(gateway_settings):
+    """The gateway in-process on gateway_settings, as Flask's test client: for views that need no
+    TorchServe (the page, the docs, job status, rollback's checks)."""
+    from gateway.app import create_app
+
+    return create_app(gateway_settings).test_client()
 
 
 @pytest.fixture(scope="session")

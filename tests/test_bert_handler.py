@@ -12,7 +12,8 @@ from transformers import AutoTokenizer, BertForSequenceClassification
 from handlers.artifacts import BLEND_FILE, ONNX_FILE
 from handlers import accurate_handler
 from handlers.accurate_handler import AccurateHandler, length_passes, positive_index
-from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, torchserve_context
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
+from train.inprocess import torchserve_context
 from train.bert.modeling import bert_config
 from train.bert.tokenizer import build_wordpiece, wrap
 

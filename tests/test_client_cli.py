@@ -14,12 +14,12 @@ import requests
 from requests.adapters import HTTPAdapter
 
 import sentiment_client.client
-from deploy.stack import free_port
+from core.paths import PROJECT_ROOT
+from deploy.ports import free_port
 from sentiment_client import SentimentClient, SentimentError
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[1]
 REVIEWS = 1000
 BLANK_LINE = 101  # a file line number; line 1 is the header
 LABELS = {"0": "negative", "1": "positive"}
@@ -44,7 +44,7 @@ def expected_labels(path: Path) -> dict[int, str]:
 
 def score(stack, *args) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "sentiment_client", "score", *map(str, args), "--url", stack.gateway_url]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
 
 
 def assert_scored_all_but_blank(rows: list[dict], reviews_tsv: Path, stderr: str) -> None:

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from core.errors import Conflict
+from core.files import write_json_atomic
 from core.settings import PROJECT_ROOT, Settings, settings_table
 from core.store import ModelStore
 
@@ -24,6 +25,22 @@ def test_settings_come_from_one_prefix_and_round_trip_through_the_environment(mo
 
 def test_readme_lists_every_setting_with_its_default():
     assert settings_table() in (PROJECT_ROOT / "README.md").read_text(), "run `python -m core.settings` into README"
+
+
+def test_auto_threshold_default_is_the_one_bench_cascade_chose():
+    """The default is copied from docs/cascade.json (what `python -m bench.cascade` records): the two agree."""
+    recorded = json.loads((PROJECT_ROOT / "docs" / "cascade.json").read_text())["threshold"]
+    assert Settings.model_fields["auto_threshold"].default == recorded, \
+        "update auto_threshold's default to docs/cascade.json's threshold (or rerun bench.cascade)"
+
+
+def test_json_is_replaced_whole_and_leaves_no_temporary_file(tmp_path):
+    """The one atomic JSON write (job status, the registry, reconcile.json)."""
+    path = tmp_path / "status.json"
+    write_json_atomic(path, {"state": "queued"})
+    write_json_atomic(path, {"state": "running"}, indent=None, mode=0o600)
+    assert json.loads(path.read_text()) == {"state": "running"} and path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
 
 
 def test_store_versions_promote_and_rollback_target(tmp_path):

@@ -2,6 +2,7 @@ import subprocess
 
 import pytest
 
+from core.settings import NSMC_ROWS
 from train.data import NSMC_FILES, NSMCDataError, git_blob_id, load_split, nsmc_path, read_split_file, train_dev_split
 
 
@@ -38,7 +39,7 @@ def test_empty_documents_are_kept(tmp_path):
 
 
 def test_real_corpus_verifies_and_has_expected_size(nsmc_dir):
-    for split, rows in (("train", 150_000), ("test", 50_000)):
+    for split, rows in NSMC_ROWS.items():
         assert git_blob_id(nsmc_path(split, nsmc_dir)) == NSMC_FILES[split][1]
         assert len(load_split(split, nsmc_dir)) == rows
 

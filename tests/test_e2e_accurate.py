@@ -5,12 +5,9 @@ import pytest
 import requests
 
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
+from tests.support import predict
 
 pytestmark = pytest.mark.e2e
-
-
-def predict(stack, body):
-    return requests.post(f"{stack.gateway_url}/predict", json=body, timeout=60)
 
 
 def test_seed_examples_on_the_accurate_model(full_stack):

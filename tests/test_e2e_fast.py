@@ -6,12 +6,9 @@ import requests
 
 from core.settings import Settings
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
+from tests.support import predict
 
 pytestmark = pytest.mark.e2e
-
-
-def post(stack, body=None, **kwargs):
-    return requests.post(f"{stack.gateway_url}/predict", json=body, timeout=30, **kwargs)
 
 
 def assert_error(response, status, code):
@@ -23,7 +20,7 @@ def assert_error(response, status, code):
 
 
 def test_seed_examples_answer_in_seed_format(fast_stack):
-    response = post(fast_stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE], "do_fast": True})
+    response = predict(fast_stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE], "do_fast": True})
     assert response.status_code == 200
     body = response.json()
     assert list(body) == ["0", "1"]
@@ -35,14 +32,14 @@ def test_seed_examples_answer_in_seed_format(fast_stack):
 
 
 def test_single_string_and_default_model(fast_stack):
-    response = post(fast_stack, {"text": SEED_POSITIVE})
+    response = predict(fast_stack, {"text": SEED_POSITIVE})
     assert response.status_code == 200
     assert response.json()["0"]["label"] == "positive"
 
 
 def test_many_texts_keep_input_order(fast_stack):
     texts = [f"{i}번째 리뷰 {'최고' if i % 2 else '최악'}" for i in range(12)]
-    response = post(fast_stack, {"text": texts})
+    response = predict(fast_stack, {"text": texts})
     keys = list(json.loads(response.text))  # order as sent on the wire
     assert keys == [str(i) for i in range(12)]
     assert [response.json()[k]["text"] for k in keys] == texts
@@ -50,13 +47,13 @@ def test_many_texts_keep_input_order(fast_stack):
 
 @pytest.mark.parametrize("flags", [{"use_fast": True}, {"model_type": "ml"}, {"do_fast": True, "model_type": "dl"}])
 def test_seed_era_flags_pick_the_fast_model(fast_stack, flags):
-    response = post(fast_stack, {"text": SEED_NEGATIVE, **flags})
+    response = predict(fast_stack, {"text": SEED_NEGATIVE, **flags})
     assert response.status_code == 200 and response.json()["0"]["label"] == "negative"
 
 
 @pytest.mark.parametrize("flags", [{"do_fast": False}, {"use_fast": False}, {"model_type": "dl"}])
 def test_accurate_model_not_deployed_is_503(fast_stack, flags):
-    response = post(fast_stack, {"text": SEED_POSITIVE, **flags})
+    response = predict(fast_stack, {"text": SEED_POSITIVE, **flags})
     assert_error(response, 503, "model_not_deployed")
     assert "not deployed" in response.json()["error"]["message"]
 
@@ -78,7 +75,7 @@ def test_accurate_model_not_deployed_is_503(fast_stack, flags):
     ([1, 2], None),
 ])
 def test_invalid_bodies_are_400_json(fast_stack, body, field):
-    response = post(fast_stack, body)
+    response = predict(fast_stack, body)
     assert_error(response, 400, "invalid_request")
     assert response.json()["error"]["field"] == field
 
@@ -100,13 +97,13 @@ def test_unknown_route_and_method_are_json(fast_stack):
     assert_error(requests.get(f"{fast_stack.gateway_url}/predict", timeout=10), 405, "method_not_allowed")
 
 
-def test_health_reports_each_model(fast_stack):
+def test_health_reports_each_served_model(fast_stack):
+    """The models /readyz judges too (served_models): this stack serves only the fast one."""
     response = requests.get(f"{fast_stack.gateway_url}/health", timeout=10)
     assert response.status_code == 200
     body = response.json()
-    assert body["torchserve"] == "ok" and body["status"] == "degraded"
-    assert body["models"]["fast"]["ready"] is True
-    assert body["models"]["accurate"]["deployed"] is False
+    assert body["torchserve"] == "ok" and body["status"] == "ok"
+    assert list(body["models"]) == ["fast"] and body["models"]["fast"]["ready"] is True
 
 
 def test_torchserve_rejects_calls_without_token(fast_stack):
@@ -121,7 +118,7 @@ def test_gateway_follows_a_rotated_torchserve_key(fast_stack):
                            headers={"Authorization": f"Bearer {api_key}"}, timeout=10)
     assert rotated.status_code == 200, rotated.text
     assert json.loads(fast_stack.key_file.read_text())["inference"]["key"] != old
-    assert post(fast_stack, {"text": SEED_POSITIVE}).status_code == 200
+    assert predict(fast_stack, {"text": SEED_POSITIVE}).status_code == 200
 
 
 def test_gateway_renews_a_key_that_torchserve_rejects(fast_stack):
@@ -129,7 +126,7 @@ def test_gateway_renews_a_key_that_torchserve_rejects(fast_stack):
     keys = json.loads(fast_stack.key_file.read_text())
     keys["inference"]["key"] = "expired0"
     fast_stack.key_file.write_text(json.dumps(keys))
-    response = post(fast_stack, {"text": SEED_POSITIVE})
+    response = predict(fast_stack, {"text": SEED_POSITIVE})
     assert response.status_code == 200, response.text
     assert json.loads(fast_stack.key_file.read_text())["inference"]["key"] != "expired0"
 
@@ -137,12 +134,12 @@ def test_gateway_renews_a_key_that_torchserve_rejects(fast_stack):
 def test_torchserve_restart_recovers_without_gateway_restart(fast_stack):
     """Runs last in this module: it takes TorchServe down and brings it back."""
     fast_stack.stop_torchserve()
-    assert_error(post(fast_stack, {"text": SEED_POSITIVE}), 503, "backend_unavailable")
+    assert_error(predict(fast_stack, {"text": SEED_POSITIVE}), 503, "backend_unavailable")
     health = requests.get(f"{fast_stack.gateway_url}/health", timeout=10)
     assert health.status_code == 503 and health.json()["torchserve"] == "unreachable"
     fast_stack.start_torchserve()
     fast_stack.wait_torchserve()
     fast_stack.wait_ready(180)  # the same gateway process, new TorchServe keys
-    response = post(fast_stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE]})
+    response = predict(fast_stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE]})
     assert response.status_code == 200
     assert [v["label"] for v in response.json().values()] == ["positive", "negative"]

@@ -8,7 +8,6 @@ import time
 import pytest
 import requests
 
-from core.store import ModelStore
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, running
 from tests.helpers import SEED_NEGATIVE, Traffic, start_training, wait_for_job
 
@@ -82,7 +81,7 @@ def test_worse_candidate_is_gated_out(rollout_stack):
     assert job["promoted"] is False and job["version"] == "3"
     assert job["test_accuracy"] < job["serving_accuracy"] - 0.005
     assert served_version(rollout_stack) == "2"
-    assert (rollout_stack.model_store / "fast.v3.mar").exists()  # archived, not served
+    assert (rollout_stack.store_dir / "fast.v3.mar").exists()  # archived, not served
     assert "3" not in registered_versions(rollout_stack)  # and not left loaded
 
 
@@ -99,7 +98,7 @@ def test_rollback_returns_to_the_previous_version(rollout_stack):
     assert response.status_code == 200, response.text
     assert response.json() == {"model": "fast", "serving": "1", "previous": "2"}
     assert served_version(rollout_stack) == "1"
-    assert ModelStore(rollout_stack.model_store).serving("fast").version == "1"
+    assert rollout_stack.store.serving("fast").version == "1"
     answer = requests.post(f"{rollout_stack.gateway_url}/predict", json={"text": SEED_NEGATIVE}, timeout=30).json()
     assert answer["0"]["label"] == "negative"
     unknown = requests.post(f"{rollout_stack.gateway_url}/models/other/rollback", headers=AUTH, timeout=10)

@@ -28,7 +28,7 @@ def test_every_listener_is_on_loopback(fast_stack):
     torchserve = listening_addresses(processes.running_pid(fast_stack.run_dir / "torchserve.pid"))
     gateway = listening_addresses(processes.running_pid(fast_stack.run_dir / "gateway.pid"))
     ports = {port for _, port in torchserve}
-    assert {fast_stack.inference_port, fast_stack.settings.management_port, fast_stack.settings.metrics_port,
+    assert {fast_stack.settings.inference_port, fast_stack.settings.management_port, fast_stack.settings.metrics_port,
             fast_stack.settings.grpc_inference_port, fast_stack.settings.grpc_management_port} <= ports
     assert gateway and torchserve
     assert all(is_loopback(ip) for ip, _ in torchserve + gateway), torchserve + gateway

@@ -7,7 +7,8 @@ import pytest
 from handlers.artifacts import FAST_MODEL_FILE
 from handlers.base import MAX_TEXTS_PER_REQUEST, SentimentHandler
 from handlers.fast_handler import FastHandler
-from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, torchserve_context
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
+from train.inprocess import torchserve_context
 
 
 class KeywordHandler(SentimentHandler):
@@ -86,7 +87,7 @@ def test_fast_handler_scores_seed_examples(fast_model_dir):
 
 def test_fast_explanations_add_up_to_the_logit_exactly(any_fast_model_dir):
     """Every feature's linear contribution lands on characters; with the bias they are the logit."""
-    from handlers.fast_model import linear_contributions
+    from handlers.fast_explain import linear_contributions
     from handlers.text import clean_text
 
     handler = FastHandler()

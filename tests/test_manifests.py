@@ -25,15 +25,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.paths import PROJECT_ROOT
 from core.settings import ENV_PREFIX, Settings
 from tests.helpers import require_tool
+from tests.support import assert_ok
 
-ROOT = Path(__file__).resolve().parent.parent
-K8S = ROOT / "deploy" / "k8s"
+K8S = PROJECT_ROOT / "deploy" / "k8s"
 OVERLAYS = ("cpu", "gpu")
-DOCKER = ROOT / "deploy" / "docker"
+DOCKER = PROJECT_ROOT / "deploy" / "docker"
 DOCKERFILES = (DOCKER / "Dockerfile", DOCKER / "Dockerfile.gpu")
-COMPOSE = ROOT / "compose.yaml"
+COMPOSE = PROJECT_ROOT / "compose.yaml"
 COMPOSE_GPU = DOCKER / "compose.gpu.yaml"
 COMPOSE_SCHEMA = DOCKER / "compose-spec.json"
 SEED_SCRIPT = DOCKER / "seed-store.sh"
@@ -87,12 +88,7 @@ def kubectl() -> str:
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-def assert_ok(result: subprocess.CompletedProcess) -> None:
-    assert result.returncode == 0, f"`{' '.join(result.args)}` exited {result.returncode}:\n" \
-                                   f"{result.stdout}\n{result.stderr}"
+    return subprocess.run(list(args), cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def kubernetes_validate():
@@ -112,7 +108,7 @@ _RENDERED: dict[str, list[dict]] = {}
 def rendered(overlay: str) -> list[dict]:
     """The overlay as `kubectl kustomize` renders it: a list of objects (rendered once per run)."""
     if overlay not in _RENDERED:
-        result = run(kubectl(), "kustomize", str((K8S / "overlays" / overlay).relative_to(ROOT)))
+        result = run(kubectl(), "kustomize", str((K8S / "overlays" / overlay).relative_to(PROJECT_ROOT)))
         assert_ok(result)
         _RENDERED[overlay] = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     return _RENDERED[overlay]
@@ -222,7 +218,7 @@ def test_termination_drains_gateway_before_torchserve(overlay):
         assert command[0] == "sleep"
         return int(command[1])
 
-    gunicorn_graceful_timeout = 10
+    gunicorn_graceful_timeout = Settings.model_fields["gateway_graceful_timeout_seconds"].default
     gateway_done = pre_stop_sleep("gateway") + gunicorn_graceful_timeout
     assert pre_stop_sleep("torchserve") >= gateway_done
     assert spec["terminationGracePeriodSeconds"] >= pre_stop_sleep("torchserve") + 10
@@ -373,7 +369,7 @@ def test_gpu_overlay_gives_torchserve_one_gpu_on_gpu_nodes():
 
 def test_hadolint():
     hadolint = require_tool("hadolint")
-    assert_ok(run(hadolint, "--config", ".hadolint.yaml", *(str(p.relative_to(ROOT)) for p in DOCKERFILES)))
+    assert_ok(run(hadolint, "--config", ".hadolint.yaml", *(str(p.relative_to(PROJECT_ROOT)) for p in DOCKERFILES)))
 
 
 def dockerfile_env(path: Path) -> dict[str, str]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
+from core.paths import PROJECT_ROOT
 from tests.helpers import require_tool
+from tests.support import assert_ok
 
-ROOT = Path(__file__).resolve().parent.parent
-MONITORING = ROOT / "monitoring"
+MONITORING = PROJECT_ROOT / "monitoring"
 ALERTS = MONITORING / "alerts.yml"
 ALERTS_TEST = MONITORING / "alerts_test.yml"
 PROMETHEUS_CONFIG = MONITORING / "prometheus.yml"
@@ -83,11 +83,8 @@ def unknown_metrics(expr: str) -> set[str]:
 
 
 def run_promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([require_tool("promtool"), *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
-
-
-def assert_ok(result: subprocess.CompletedProcess) -> None:
-    assert result.returncode == 0, f"{' '.join(result.args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    return subprocess.run([require_tool("promtool"), *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=120)
 
 
 def load_dashboard() -> dict:
@@ -111,15 +108,15 @@ def panel_targets() -> list[tuple[dict, dict]]:
 # --- promtool --------------------------------------------------------------------------------
 
 def test_promtool_check_rules():
-    assert_ok(run_promtool("check", "rules", str(ALERTS.relative_to(ROOT))))
+    assert_ok(run_promtool("check", "rules", str(ALERTS.relative_to(PROJECT_ROOT))))
 
 
 def test_promtool_rule_unit_tests():
-    assert_ok(run_promtool("test", "rules", str(ALERTS_TEST.relative_to(ROOT))))
+    assert_ok(run_promtool("test", "rules", str(ALERTS_TEST.relative_to(PROJECT_ROOT))))
 
 
 def test_promtool_check_config():
-    assert_ok(run_promtool("check", "config", str(PROMETHEUS_CONFIG.relative_to(ROOT))))
+    assert_ok(run_promtool("check", "config", str(PROMETHEUS_CONFIG.relative_to(PROJECT_ROOT))))
 
 
 def test_dashboard_expressions_parse(tmp_path):

@@ -5,16 +5,8 @@ import re
 
 import pytest
 
-from core.settings import Settings
-from gateway.app import create_app
-
 URL = re.compile(r"""https?://[^\s"'<>)]+""")
 ASSET = re.compile(r"""(?:src|href)="([^"]+)\"""")
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    return create_app(Settings(admin_token="t", run_dir=tmp_path_factory.mktemp("run"))).test_client()
 
 
 @pytest.mark.parametrize("path", ["/", "/docs"])

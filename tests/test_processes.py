@@ -20,7 +20,7 @@ def test_stop_without_a_running_process_is_false(tmp_path):
 def test_free_ports_are_outside_the_ephemeral_range_and_never_repeat():
     """A port the kernel hands out for port 0 can be taken by an outgoing connection before the
     server it was meant for binds it (a cluster-test flake)."""
-    from deploy.stack import _ephemeral_ports, free_port
+    from deploy.ports import _ephemeral_ports, free_port
 
     ports = [free_port() for _ in range(50)]
     assert len(set(ports)) == len(ports)

@@ -3,51 +3,43 @@ import os
 
 import pytest
 
-from core.jobs import CURRENT_FILE, Jobs, JobStatus, redact_paths
+from core.jobs import CURRENT_FILE, Jobs, JobStatus
+from core.redact import redact_paths
 from core.store import ModelStore
-from gateway.app import create_app
-from core.settings import Settings
-
-
-@pytest.fixture
-def client(tmp_path):
-    settings = Settings(run_dir=tmp_path / "run", admin_token="t", model_store=tmp_path)
-    return create_app(settings).test_client(), settings.job_dir
 
 
 def test_no_job_yet_is_404(client):
-    http, _ = client
-    assert http.get("/train").status_code == 404
-    assert http.get("/train/../../etc").status_code == 404
-    assert http.get("/train/zzzzzzzzzzzz").json["error"]["code"] == "no_job"
+    assert client.get("/train").status_code == 404
+    assert client.get("/train/../../etc").status_code == 404
+    assert client.get("/train/zzzzzzzzzzzz").json["error"]["code"] == "no_job"
 
 
-def test_running_job_whose_process_died_reads_as_failed(client):
-    http, job_dir = client
+def test_running_job_whose_process_died_reads_as_failed(client, gateway_settings):
+    job_dir = gateway_settings.job_dir
     JobStatus(job_dir, "0123456789ab").update(state="running", step="train")
     (job_dir / CURRENT_FILE).write_text("0123456789ab")
-    job = http.get("/train").json
+    job = client.get("/train").json
     assert job["state"] == "failed" and job["error"]["step"] == "train"
 
 
-def test_running_job_holding_the_lock_reads_as_running(client):
-    http, job_dir = client
+def test_running_job_holding_the_lock_reads_as_running(client, gateway_settings):
+    job_dir = gateway_settings.job_dir
     JobStatus(job_dir, "0123456789ab").update(state="running", step="train")
     lock = Jobs(job_dir).acquire_lock()
     try:
-        job = http.get("/train/0123456789ab").json
+        job = client.get("/train/0123456789ab").json
         assert job["state"] == "running" and job["elapsed_seconds"] >= 0
-        busy = http.post("/train", headers={"Authorization": "Bearer t"})
+        busy = client.post("/train", headers={"Authorization": "Bearer t"})
         assert busy.status_code == 409
     finally:
         os.close(lock)
 
 
-def test_failed_job_names_no_server_paths(client):
-    http, job_dir = client
+def test_failed_job_names_no_server_paths(client, gateway_settings):
+    job_dir = gateway_settings.job_dir
     JobStatus(job_dir, "0123456789ab").update(state="failed", error={
         "step": "load data", "message": "[Errno 2] No such file or directory: '/srv/data/nsmc/ratings_train.txt'"})
-    job = http.get("/train/0123456789ab").json
+    job = client.get("/train/0123456789ab").json
     assert job["error"]["message"] == "[Errno 2] No such file or directory: 'ratings_train.txt'"
 
 
@@ -61,13 +53,12 @@ def test_redact_paths(text, expected):
     assert redact_paths(text) == expected
 
 
-def test_rollback_to_a_deleted_archive_is_409(client, tmp_path):
-    http, _ = client
-    store = ModelStore(tmp_path)  # the client's model store
+def test_rollback_to_a_deleted_archive_is_409(client, gateway_settings):
+    store = ModelStore(gateway_settings.model_store)  # the client's model store
     store.add_version("fast", "1", "fast.mar", {})
     store.add_version("fast", "2", "fast.v2.mar", {})
     store.promote("fast", "1")
     store.promote("fast", "2")
-    (tmp_path / "fast.v2.mar").touch()  # fast.mar (version 1) is gone
-    response = http.post("/models/fast/rollback", headers={"Authorization": "Bearer t"})
+    (store.path / "fast.v2.mar").touch()  # fast.mar (version 1) is gone
+    response = client.post("/models/fast/rollback", headers={"Authorization": "Bearer t"})
     assert response.status_code == 409 and response.json["error"]["code"] == "previous_archive_missing"

@@ -79,15 +79,29 @@ def build_archive(model: ModelName, model_dir: Path, dest: Path, version: str = 
     return dest
 
 
+def common_metrics(metrics: dict) -> dict:
+    """`metrics` with the keys every model's metrics share, whichever trainer wrote them: `created`
+    and `data_blob_ids` (the registry records these, and /models shows them). BERT trainings before
+    these keys recorded them as `date` and `data.blob_ids`."""
+    metrics = dict(metrics)
+    if "created" not in metrics and "date" in metrics:
+        metrics["created"] = metrics["date"]
+    data = metrics.get("data")
+    if "data_blob_ids" not in metrics and isinstance(data, dict) and "blob_ids" in data:
+        metrics["data_blob_ids"] = data["blob_ids"]
+    return metrics
+
+
 def read_metrics(model_dir: Path) -> dict:
+    """A model directory's metrics.json ({} when it has none), with the common keys."""
     path = Path(model_dir) / METRICS_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    return common_metrics(json.loads(path.read_text())) if path.exists() else {}
 
 
 def archived_metrics(mar: Path) -> dict:
-    """The metrics.json a .mar was built with ({} when it has none)."""
+    """The metrics.json a .mar was built with ({} when it has none), with the common keys."""
     with zipfile.ZipFile(mar) as archive:
-        return json.loads(archive.read(METRICS_FILE)) if METRICS_FILE in archive.namelist() else {}
+        return common_metrics(json.loads(archive.read(METRICS_FILE))) if METRICS_FILE in archive.namelist() else {}
 
 
 def publish(model: ModelName, model_dir: Path, store: ModelStore, version: str = "1", overwrite: bool = False) -> Path:

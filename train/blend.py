@@ -74,9 +74,9 @@ def bert_served_probs(bert_dir: Path, texts: dict[str, list[str]], cache_dir: Pa
         return {split: np.load(path) for split, path in paths.items()}
     import tempfile
 
-    from core.handler_context import torchserve_context
     from handlers.accurate_handler import AccurateHandler
     from train.export_onnx import export_onnx
+    from train.inprocess import torchserve_context
 
     with tempfile.TemporaryDirectory() as tmp:
         served = shutil.copytree(bert_dir, Path(tmp) / "model")

@@ -15,7 +15,6 @@ import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
 from pathlib import Path
 
 import joblib
@@ -24,8 +23,9 @@ import sklearn
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from core.clock import now
 from core.models import FAST, MODELS
-from core.settings import get_settings
+from core.settings import NSMC_ROWS, get_settings
 from handlers.artifacts import FAST_MODEL_FILE, METRICS_FILE
 from handlers.fast_model import CompactNgrams, KiwiMorphemes, NBLogisticRegression, remove_spaces
 from handlers.text import clean_text
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FastParams:
-    """Defaults chosen on a dev split of train (see README: `make tune-fast`)."""
+    """Defaults chosen on a dev split of train (`python -m train.tune_fast`, docs/models.md)."""
 
     char_ngrams: tuple[int, int] = (1, 5)
     morpheme_ngrams: tuple[int, int] = (1, 2)
@@ -127,7 +127,7 @@ def train_and_evaluate(data_dir=None, train_limit=None, test_limit=None,
         "data_blob_ids": {split: blob for split, (_, blob) in NSMC_FILES.items()},
         "versions": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
                      "numpy": np.__version__},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": now(),
     }
     log.info("test accuracy %.4f on %d rows; trained on %d rows in %.0fs",
              test_accuracy, len(test), len(train), train_seconds)
@@ -148,9 +148,9 @@ def main(argv=None) -> int:
     if args.if_missing and (args.out / FAST_MODEL_FILE).is_file():
         print(f"{args.out / FAST_MODEL_FILE} exists; not retraining (make train-fast retrains)")
         return 0
-    scale = min(1.0, (args.train_limit or 150_000) / 150_000)
+    scale = min(1.0, (args.train_limit or NSMC_ROWS["train"]) / NSMC_ROWS["train"])
     bars = StepBars({"load data": 2, "train": (200 if args.morphemes else 100) * scale,
-                     "evaluate": 40 * min(1.0, (args.test_limit or 50_000) / 50_000)})
+                     "evaluate": 40 * min(1.0, (args.test_limit or NSMC_ROWS["test"]) / NSMC_ROWS["test"])})
     try:
         pipeline, metrics = train_and_evaluate(args.data_dir, args.train_limit, args.test_limit,
                                                FastParams(use_morphemes=args.morphemes), progress=bars)

@@ -15,7 +15,8 @@ import sys
 import traceback
 
 from core import serving
-from core.jobs import Jobs, JobStatus, now
+from core.clock import now
+from core.jobs import Jobs, JobStatus
 from core.models import FAST
 from core.settings import Settings, get_settings
 from core.store import CANDIDATE, ModelStore
@@ -37,7 +38,7 @@ def serving_recipe(store: ModelStore) -> fast.FastParams:
 
 def run(status: JobStatus, settings: Settings) -> None:
     store = ModelStore(settings.model_store)
-    client = TorchServeClient.from_settings(settings, timeout=30)
+    client = TorchServeClient.from_settings(settings, timeout=settings.rollout_timeout_seconds)
     params = status.data.get("params") or {}
     serving_now = store.serving(FAST)
     if serving_now:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from train.bert import runtime  # first: sets OMP_WAIT_POLICY before torch is imported
 
 import argparse  # noqa: E402
-import datetime as dt  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import shlex  # noqa: E402
@@ -21,6 +20,7 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoTokenizer, BertForMaskedLM  # noqa: E402
 
+from core.clock import now  # noqa: E402
 from core.models import ACCURATE, MODELS  # noqa: E402
 from core.settings import get_settings  # noqa: E402
 from train.data import NSMC_FILES  # noqa: E402
@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     size = export.dir_size(out_dir)
 
     cfg = model.config
+    created, data_blob_ids = now(), {split: blob for split, (_, blob) in NSMC_FILES.items()}
     metrics = {
         "model": MODELS[ACCURATE].source_dir,
         "test_accuracy": test_acc,
@@ -225,12 +226,14 @@ def main(argv: list[str] | None = None) -> int:
         "threads": {"setting": args.threads, "history_step_threads": tuner.history},
         "seed": args.seed,
         "data": {"dir": str(args.data_dir or get_settings().nsmc_dir or ""),
-                 "blob_ids": {k: v[1] for k, v in NSMC_FILES.items()},
+                 "blob_ids": data_blob_ids,
                  "files": {k: v[0] for k, v in NSMC_FILES.items()},
                  "train_limit": args.train_limit, "test_limit": args.test_limit},
         "eval_dir": str(eval_dir),
         "versions": export.library_versions(),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": created,  # the first name of `created`, kept for older readers
+        "created": created,
+        "data_blob_ids": data_blob_ids,  # the same keys as the fast model's metrics (train/fast.py)
         "command": command,
     }
     export.write_metrics(out_dir, metrics)
