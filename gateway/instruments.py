@@ -2,6 +2,7 @@
 mode: PROMETHEUS_MULTIPROC_DIR, set by gunicorn_conf.py) and summed when scraped (gateway/metrics.py)."""
 from __future__ import annotations
 
+import bisect
 import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
@@ -59,3 +60,27 @@ def observe(endpoint: str, model: str, status: int, seconds: float) -> None:
 
 def observe_call(model: str, requests: int) -> None:
     CALL_REQUESTS.labels(model).observe(requests)
+
+
+def observe_many(histogram, values) -> None:
+    """`histogram.observe(v)` for every value, writing each touched bucket and the sum once.
+
+    In multiprocess mode every observation is two writes to a memory-mapped file; per text, that
+    was most of the live signals' cost on a 32-text request. prometheus-client has no bulk observe,
+    so this counts the buckets itself through the histogram's own bucket values (as `observe` does),
+    and falls back to `observe` if a release stops keeping them there."""
+    values = list(values)
+    if not values:
+        return
+    buckets, bounds = getattr(histogram, "_buckets", None), getattr(histogram, "_upper_bounds", None)
+    if buckets is None or bounds is None or len(buckets) != len(bounds):
+        for value in values:
+            histogram.observe(value)
+        return
+    counts: dict[int, int] = {}
+    for value in values:
+        index = bisect.bisect_left(bounds, value)  # the first bound >= value, as observe() finds it
+        counts[index] = counts.get(index, 0) + 1
+    histogram._sum.inc(sum(values))
+    for index, count in counts.items():
+        buckets[index].inc(count)

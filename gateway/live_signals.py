@@ -51,20 +51,19 @@ class LiveSignals:
         if not self.enabled:
             return
         labels: Counter = Counter()
-        confidence = {}
+        confidence: dict[tuple, list[float]] = {}
         for item in scored.items:
             key = (item["model"], scored.versions.get(item["model"]) or "unknown")
-            child = confidence.get(key) or confidence.setdefault(key, instruments.CONFIDENCE.labels(*key))
-            child.observe(item["confidence"])
+            confidence.setdefault(key, []).append(item["confidence"])
             labels[(*key, item["label"])] += 1
+        for key, values in confidence.items():
+            instruments.observe_many(instruments.CONFIDENCE.labels(*key), values)
         for key, count in labels.items():
             instruments.PREDICTIONS.labels(*key).inc(count)
-        for text in texts:
-            instruments.TEXT_CHARS.observe(len(text))
+        instruments.observe_many(instruments.TEXT_CHARS, (len(text) for text in texts))
         if scored.unknown_ngrams is not None:
-            unknown = instruments.UNKNOWN_NGRAMS.labels(scored.versions.get(FAST) or "unknown")
-            for share in scored.unknown_ngrams:
-                unknown.observe(share)
+            instruments.observe_many(instruments.UNKNOWN_NGRAMS.labels(scored.versions.get(FAST) or "unknown"),
+                                     scored.unknown_ngrams)
         if mode == FAST and self.shadow_rate and random.random() < self.shadow_rate:
             self._shadow(_ShadowJob(texts, [i["label"] for i in scored.items], [positive(i) for i in scored.items],
                                     scored.versions.get(FAST) or "unknown"))

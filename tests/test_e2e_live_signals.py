@@ -3,7 +3,6 @@ shifted stream; the estimate and the unknown n-gram share move on /metrics and /
 counts agreement without touching answers, and the alert rules fire on series recorded from the run."""
 from __future__ import annotations
 
-import itertools
 import subprocess
 import time
 
@@ -11,6 +10,7 @@ import pytest
 import requests
 import yaml
 
+from bench.drift import shifted_stream
 from core.models import ACCURATE, FAST
 from tests.conftest import make_stack, running
 from tests.helpers import require_tool
@@ -20,15 +20,7 @@ from train.data import load_split
 
 pytestmark = pytest.mark.e2e
 
-# Text unlike movie reviews: Korean economic news, and English reviews.
-NEWS = [f"{s} {o} {v}" for s, o, v in itertools.product(
-    ["정부는", "한국은행은", "서울시는", "기획재정부는", "국토교통부는", "금융위원회는"],
-    ["내년도 예산안을", "기준금리를", "대중교통 요금 인상안을", "경제성장률 전망치를", "부동산 공급 대책을", "수출입 통계를"],
-    ["발표했다", "국회에 제출했다고 밝혔다", "동결하기로 결정했다", "검토하고 있다고 전했다", "하향 조정했다"])]
-ENGLISH = [f"The {n} was {a}, {e}" for n, a, e in itertools.product(
-    ["movie", "plot", "soundtrack", "cast", "ending"], ["wonderful", "dull", "surprising", "forgettable"],
-    ["honestly", "I think", "in my view"])]
-SHIFTED = NEWS[:140] + ENGLISH[:60]
+SHIFTED = shifted_stream()  # Korean economic news and English reviews: text unlike movie reviews
 
 
 @pytest.fixture(scope="module")
