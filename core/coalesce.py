@@ -1,7 +1,7 @@
 """Requests that arrive together go to TorchServe as one call.
 
-Each gateway worker keeps at most `calls_in_flight` calls in flight per model (a setting; 1 by
-default). A request that finds them all in flight waits; when one returns, the requests that queued
+Each gateway worker keeps at most `calls_in_flight` calls in flight per model (a setting; 2 by
+default: one being answered while the next is sent, so TorchServe's worker is not left idle). A request that finds them all in flight waits; when one returns, the requests that queued
 behind it go out as the next call, their texts concatenated, and each gets its own slice of the
 answer back. A lone request
 never waits for company (no batching delay): it is sent at once. Under load, one call carries
@@ -61,7 +61,7 @@ class _Lane:
 class CoalescingClient:
     """`predict` as TorchServeClient's, with concurrent calls to a model merged into one."""
 
-    def __init__(self, client: TorchServeClient, calls_in_flight: int = 1,
+    def __init__(self, client: TorchServeClient, calls_in_flight: int = 2,
                  on_call: Callable[[str, int], None] | None = None):
         """`on_call(model, requests)` is told how many requests each call carried (metrics)."""
         self.client = client

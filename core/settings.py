@@ -74,9 +74,10 @@ class Settings(BaseSettings):
     # escape (12 bytes), so no request within the text limits is refused for its size.
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Bytes per request body.")
     timeout_seconds: float = Field(10.0, gt=0, description="Per TorchServe call; past it the client gets 504.")
-    calls_in_flight: int = Field(1, ge=0, description=
+    calls_in_flight: int = Field(2, ge=0, description=
                                  "TorchServe calls a gateway worker keeps in flight per model; requests that "
-                                 "arrive meanwhile go together in the next call. 0: every request its own call.")
+                                 "arrive meanwhile go together in the next call. 0: every request its own call. "
+                                 "2 beat 1 and 0 in `python -m bench.settings_ab` (docs/performance.md).")
     max_explain_texts: int = Field(8, ge=1, description="Texts per /predict request with explain: true "
                                                         "(explaining costs one model call per word).")
     auto_threshold: float = Field(0.767, ge=0.5, le=1.0, description=

@@ -54,7 +54,7 @@ def concurrently(client, requests: list[dict], workers: int = 16) -> list:
 
 def test_a_lone_request_is_sent_at_once_as_its_own_call():
     backend = SlowTorchServe(seconds=0)
-    answer = CoalescingClient(backend).predict("fast", ["하나", "둘"], request_id="r1")
+    answer = CoalescingClient(backend, calls_in_flight=1).predict("fast", ["하나", "둘"], request_id="r1")
     assert answer.results == [{"text": "하나", "n": 2, "p": None}, {"text": "둘", "n": 1, "p": None}]
     assert answer.version == "3"
     assert backend.calls == [{"model": "fast", "texts": ["하나", "둘"], "request_id": "r1", "fast_positive": None,
@@ -64,7 +64,7 @@ def test_a_lone_request_is_sent_at_once_as_its_own_call():
 def test_concurrent_requests_share_calls_and_each_gets_its_own_slice():
     backend = SlowTorchServe()
     requests = [{"texts": [f"review {i}"] * (1 + i % 3), "request_id": f"id{i}"} for i in range(24)]
-    answers = concurrently(CoalescingClient(backend), requests)
+    answers = concurrently(CoalescingClient(backend, calls_in_flight=1), requests)
     for request, answer in zip(requests, answers):
         assert [r["text"] for r in answer.results] == request["texts"]
     assert len(backend.calls) < len(requests) / 2  # 16 threads, one call in flight: most of them merged
@@ -87,14 +87,14 @@ def test_calls_in_flight_bounds_concurrent_calls_and_zero_turns_merging_off():
 def test_fast_probabilities_stay_with_their_texts():
     backend = SlowTorchServe()
     requests = [{"texts": [f"t{i}", f"u{i}"], "fast_positive": [i / 100, 1 - i / 100]} for i in range(12)]
-    answers = concurrently(CoalescingClient(backend), requests)
+    answers = concurrently(CoalescingClient(backend, calls_in_flight=1), requests)
     for request, answer in zip(requests, answers):
         assert [(r["text"], r["p"]) for r in answer.results] == list(zip(request["texts"], request["fast_positive"]))
 
 
 def test_explanations_and_pinned_versions_go_alone():
     backend = SlowTorchServe(seconds=0.02)
-    client = CoalescingClient(backend)
+    client = CoalescingClient(backend, calls_in_flight=1)
     concurrently(client, [{"texts": [str(i)], "explain": True} for i in range(6)]
                  + [{"texts": [str(i)], "version": "2"} for i in range(6)])
     assert len(backend.calls) == 12
@@ -102,7 +102,7 @@ def test_explanations_and_pinned_versions_go_alone():
 
 def test_a_failed_call_fails_its_requests_only_and_the_next_call_goes_out():
     backend = SlowTorchServe(fail={"bad"})
-    client = CoalescingClient(backend)
+    client = CoalescingClient(backend, calls_in_flight=1)
     first = threading.Thread(target=lambda: client.predict("fast", ["slow one"]))
     first.start()
     time.sleep(0.01)  # the first call is in flight: these two go together in the next one
@@ -116,14 +116,14 @@ def test_a_call_is_bounded_in_requests_and_texts(monkeypatch):
     monkeypatch.setattr(coalesce, "MAX_REQUESTS", 4)
     monkeypatch.setattr(coalesce, "MAX_TEXTS", 6)
     backend = SlowTorchServe()
-    concurrently(CoalescingClient(backend), [{"texts": ["a", "b"]} for _ in range(30)])
+    concurrently(CoalescingClient(backend, calls_in_flight=1), [{"texts": ["a", "b"]} for _ in range(30)])
     assert max(len(c["texts"]) for c in backend.calls) <= 6
     assert max(len(c["request_id"].split(",")) if c["request_id"] else 0 for c in backend.calls) <= 4
 
 
 def test_a_request_stuck_behind_a_call_times_out_with_a_clear_error():
     backend = SlowTorchServe(seconds=1.5)
-    client = CoalescingClient(backend)
+    client = CoalescingClient(backend, calls_in_flight=1)
     first = threading.Thread(target=lambda: client.predict("fast", ["slow"], timeout=0.1))
     first.start()
     time.sleep(0.05)
