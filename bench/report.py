@@ -190,6 +190,30 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(rows: list[dict]) -> str:
+    """One line a cell, every target side by side: reviews/s (p50 / p99 ms), gateway ÷ peer, and
+    the CPU a request of the whole service against the peer's."""
+    targets = [t for t in ("gateway", "torchserve", "seed-style", PEER) if any(r["target"] == t for r in rows)]
+    lines = ["| cell | " + " | ".join(f"{t} reviews/s (p50 / p99 ms)" for t in targets)
+             + " | gateway ÷ peer | CPU ms a request: service (gateway) / peer |",
+             "|---|" + "---:|" * (len(targets) + 2)]
+    cells = sorted({(r["path"], r["size"], r["concurrency"]) for r in rows},
+                   key=lambda c: (c[0] != "fast", c[1], c[2]))
+    for path, size, concurrency in cells:
+        found = {t: _cell(rows, path, size, concurrency, t) for t in targets}
+        parts = [f"{found[t]['reviews_per_s']:,.0f} ({found[t]['p50_ms']:.1f} / {found[t]['p99_ms']:.1f})"
+                 if found[t] else "" for t in targets]
+        gateway, peer = found.get("gateway"), found.get(PEER)
+        versus = f"{ratio(gateway['req_per_s'], peer['req_per_s']):.2f}" if gateway and peer else ""
+
+        def whole(row):
+            return sum(ms for role, ms in row.get("cpu_ms_per_request", {}).items() if role in SERVICE_ROLES + (PEER,))
+        cpu = (f"{whole(gateway):.2f} ({gateway_cpu_ms(gateway):.2f}) / {whole(peer):.2f}" if gateway and peer else "")
+        review = "review" if size == 1 else "reviews"
+        lines.append(f"| {path}, {size} {review}, c={concurrency} | " + " | ".join(parts) + f" | {versus} | {cpu} |")
+    return "\n".join(lines)
+
+
 def cpu_lines(rows: list[dict]) -> list[str]:
     out = ["CPU ms a request by process role (load generator included for reference):"]
     for r in rows:
@@ -217,6 +241,7 @@ def render(result: dict) -> str:
     if result.get("batching"):
         parts += ["", batching_line(result["batching"])]
     parts += [auto_line(a) for a in result.get("auto") or []]
+    parts += ["", "side by side:", side_by_side(result.get("cells", []))]
     parts += [""] + cpu_lines(result.get("cells", []))
     parts += ["", "PSS after the matrix (MiB): " + ", ".join(f"{k} {v}" for k, v in result.get("pss_mb", {}).items())]
     parts += ["", "peak RSS (MB):"]
