@@ -107,9 +107,26 @@ def test_drift_moves_the_estimate_and_the_unknown_share_and_the_alerts_fire(shad
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def shadowed_total(samples) -> float:
+    return sum(v for k, v in samples.items() if k[0] == "sentiment_shadow_texts_total")
+
+
+def settled(stack, timeout: float = 30) -> dict:
+    """A scrape once the shadow counts have stopped moving (its queue is empty)."""
+    last = scrape(stack)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = scrape(stack)
+        if shadowed_total(now) == shadowed_total(last):
+            return now
+        last = now
+    raise AssertionError("the shadow counts kept moving")
+
+
 def test_shadow_scoring_counts_agreement_and_leaves_answers_alone(shadow_stack, full_stack, nsmc_dir):
     texts = [t for t in load_split("test", nsmc_dir).texts[3::50] if t.strip()][:60]
-    before = scrape(shadow_stack)
+    before = settled(shadow_stack)  # what earlier tests sent to the shadow has been scored
     shadowed = send(shadow_stack, texts)
     unshadowed = send(full_stack, texts)  # the default rate: almost never shadowed
     assert shadowed == unshadowed
