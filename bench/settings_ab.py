@@ -17,7 +17,7 @@ import time
 
 from bench.loadgen import Measured, drive
 from bench.servers import bench_stack, client, cpu_seconds, process_roles
-from bench.side_by_side import _setting, loads, review_pool
+from bench.side_by_side import setting_arg, loads, review_pool
 from core.settings import PROJECT_ROOT
 
 CELLS = [("fast", 1, 1), ("fast", 1, 8), ("fast", 1, 32), ("fast", 32, 8), ("accurate", 1, 8)]
@@ -38,7 +38,7 @@ def measure(stack, path: str, size: int, concurrency: int, reviews, warmup: floa
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--setting", nargs="+", type=_setting, required=True, metavar="FIELD=VALUE")
+    parser.add_argument("--setting", nargs="+", type=setting_arg, required=True, metavar="FIELD=VALUE")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=5.0)

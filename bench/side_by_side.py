@@ -165,7 +165,7 @@ def parse_args(argv=None):
     parser.add_argument("--auto-sizes", nargs="+", type=int, default=[1, report.AUTO_JUDGED_SIZE],
                         help="reviews per request for auto vs accurate (default: single, and the client's batch)")
     parser.add_argument("--gateway-workers", type=int, help="override gunicorn workers (SENTIMENT_GATEWAY_WORKERS)")
-    parser.add_argument("--setting", nargs="+", type=_setting, default=[], metavar="FIELD=VALUE",
+    parser.add_argument("--setting", nargs="+", type=setting_arg, default=[], metavar="FIELD=VALUE",
                         help="settings of the stack under test, e.g. live_signals=false shadow_rate=0 "
                              "calls_in_flight=0 (core/settings.py field names)")
     parser.add_argument("--workers", nargs="+", type=_workers, default=[], metavar="MODEL=N",
@@ -189,7 +189,7 @@ def _workers(value: str) -> tuple[str, int]:
     return kind, int(n)
 
 
-def _setting(value: str) -> tuple[str, str]:
+def setting_arg(value: str) -> tuple[str, str]:
     field, _, raw = value.partition("=")
     if field not in Settings.model_fields or not raw:
         raise argparse.ArgumentTypeError(f"expected FIELD=VALUE with a field of core/settings.py, got {value!r}")

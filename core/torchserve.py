@@ -123,18 +123,16 @@ class TorchServeClient:
     def request(self, method: str, api: str, path: str, timeout: float | None = None, params: dict | None = None,
                 body: bytes | None = None, headers: dict | None = None) -> Response:
         """One call to the 'inference' or 'management' API, retried once with re-read keys."""
-        url = (self.inference_url if api == "inference" else self.management_url) + path
-        if params:
-            url += "?" + urlencode(params)
+        target = path + ("?" + urlencode(params) if params else "")
         for attempt in range(3):
             key = self.keys.get(api)
             sent = {**(headers or {}), **({"Authorization": f"Bearer {key}"} if key else {})}
             try:
                 if api == "inference":
-                    response = self.inference.request(method, url[len(self.inference_url):], body or b"", sent,
-                                                      timeout or self.timeout)
+                    response = self.inference.request(method, target, body or b"", sent, timeout or self.timeout)
                 else:
-                    response = self.http.request(method, url, body=body, headers=sent, timeout=timeout or self.timeout)
+                    response = self.http.request(method, self.management_url + target, body=body, headers=sent,
+                                                 timeout=timeout or self.timeout)
             except NewConnectionError as exc:  # a subclass of urllib3's TimeoutError, for history's sake
                 raise BackendUnavailable("TorchServe is not reachable") from exc
             except (Urllib3Timeout, TimeoutError) as exc:

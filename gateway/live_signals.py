@@ -115,22 +115,23 @@ def live_values(registry) -> dict:
             entry(model, version)[field] = round(value["sum"] / value["count"], 4)
             if field == "estimated_accuracy":
                 entry(model, version)["texts"] = int(value["count"])
-    labels: dict = {}
-    for sample in instruments.samples(registry, "sentiment_predictions"):
-        if sample.name.endswith("_total"):
-            key = (sample.labels["model"], sample.labels["version"])
-            labels.setdefault(key, Counter())[sample.labels["label"]] += sample.value
+    labels = _tally(registry, "sentiment_predictions", ("model", "version"), "label")
     for (model, version), counts in labels.items():
         if sum(counts.values()):
             entry(model, version)["positive_ratio"] = round(counts["positive"] / sum(counts.values()), 4)
-    shadow: dict = {}
-    for sample in instruments.samples(registry, "sentiment_shadow_texts"):
-        if sample.name.endswith("_total"):
-            key = (sample.labels["fast_version"], sample.labels["accurate_version"])
-            shadow.setdefault(key, Counter())[sample.labels["outcome"]] += sample.value
+    shadow = _tally(registry, "sentiment_shadow_texts", ("fast_version", "accurate_version"), "outcome")
     for (fast_version, accurate_version), counts in shadow.items():
         total = sum(counts.values())
         if total:
             entry(FAST, fast_version).setdefault("shadow_agreement", {})[f"{ACCURATE} v{accurate_version}"] = {
                 "agreement": round(counts["agree"] / total, 4), "texts": int(total)}
+    return out
+
+
+def _tally(registry, counter: str, keys: tuple[str, ...], by: str) -> dict[tuple, Counter]:
+    """A counter's totals, grouped by the `keys` labels and counted by the `by` label."""
+    out: dict[tuple, Counter] = {}
+    for sample in instruments.samples(registry, counter):
+        if sample.name.endswith("_total"):
+            out.setdefault(tuple(sample.labels[k] for k in keys), Counter())[sample.labels[by]] += sample.value
     return out
