@@ -29,7 +29,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -288,9 +288,7 @@ def print_curve(dev: list[CurvePoint], test: list[CurvePoint], chosen: float) ->
                   f"{100 * t.share_sent:8.2f}% {100 * t.accuracy:7.3f}%{mark}")
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-
+def parse_args(argv: list[str]) -> argparse.Namespace:
     settings = get_settings()
     store = ModelStore(settings.model_store)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -306,98 +304,156 @@ def main(argv=None) -> int:
     for archive in (args.fast_archive, args.accurate_archive):
         if not archive.is_file():
             parser.error(f"{archive} does not exist: `make archive` builds it")
+    return args
 
 
-    started_all = time.perf_counter()
-    timings, from_cache = {}, {}
-    args.eval_dir.mkdir(parents=True, exist_ok=True)
-    args.out.mkdir(parents=True, exist_ok=True)
+@dataclass
+class Run:
+    """The run's options, and what the report says of it: where each array came from, and how long
+    each step took."""
+    args: argparse.Namespace
+    timings: dict = field(default_factory=dict)
+    from_cache: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
 
-    # ---- dev -----------------------------------------------------------------------------------
-    _, dev = train_dev_split(load_split("train", args.data_dir))
-    dev_labels = np.asarray(dev.labels)
+    def served(self, name: str, archive: Path, rows: int, compute, timing: str) -> np.ndarray:
+        """`compute`'s probabilities, cached as <eval-dir>/<name>_probs_served.npy for this archive."""
+        values, self.from_cache[name], seconds = cached(
+            self.args.eval_dir / f"{name}_probs_served.npy", _archive_key(archive, rows), compute, self.args.refresh)
+        self.timings[timing] = _r(seconds, 1)
+        return values
+
+
+@dataclass(frozen=True)
+class Scores:
+    """P(positive) of each path on dev and test, and the blend the accurate path is made of."""
+    dev_labels: np.ndarray
+    fast_dev: np.ndarray
+    bert_dev: np.ndarray
+    test_labels: np.ndarray
+    fast_test: np.ndarray
+    accurate_test: np.ndarray
+    weight: float
+    blend_info: dict
+    runtime: str
+
+    @property
+    def accurate_dev(self) -> np.ndarray:
+        return self.weight * self.bert_dev + (1.0 - self.weight) * self.fast_dev
+
+
+def fast_on_dev(run: Run, dev) -> np.ndarray:
+    """The archived fast recipe refitted on train minus dev, scoring dev (train.blend's cache)."""
+    args = run.args
     fast_cache = args.eval_dir / "fast_dev_probs.npy"
     recipe = fast_params_of(archived_metrics(args.fast_archive))  # the archived model's, refitted on train minus dev
-    from_cache["fast_dev"] = fast_dev_cached(fast_cache, recipe)
+    run.from_cache["fast_dev"] = fast_dev_cached(fast_cache, recipe)
     started = time.perf_counter()
-    print(f"fast on dev: {'cached ' + str(fast_cache) if from_cache['fast_dev'] else 'fitting train minus dev'}",
+    print(f"fast on dev: {'cached ' + str(fast_cache) if run.from_cache['fast_dev'] else 'fitting train minus dev'}",
           flush=True)
     fast_dev = np.asarray(fast_dev_probs(args.data_dir, fast_cache, recipe), dtype=np.float64)
-    timings["fast_dev_fit_and_score_s"] = _r(time.perf_counter() - started, 1)
+    run.timings["fast_dev_fit_and_score_s"] = _r(time.perf_counter() - started, 1)
     if len(fast_dev) != len(dev):
         raise SystemExit(f"{fast_cache} has {len(fast_dev)} rows, dev has {len(dev)}: delete it and rerun")
+    return fast_dev
 
+
+def fast_on_test(run: Run, test_texts: list[str]) -> np.ndarray:
+    """The fast archive's P(positive) on test, as served; the archive is loaded only to fill the cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"fast (served) on test ({len(test_texts):,} reviews)", flush=True)
+
+        def score_fast() -> np.ndarray:
+            return load_archive(FastHandler(), run.args.fast_archive, Path(tmp)).predict_positive(test_texts)
+
+        return run.served("fast_test", run.args.fast_archive, len(test_texts), score_fast,
+                          "fast_test_load_and_score_s")
+
+
+def score(run: Run) -> Scores:
+    """Dev and test probabilities: fast on dev refitted without dev, the rest from the archives as
+    served; on test the accurate path is BERT blended with the fast archive's P(positive), as the
+    gateway sends it (core/scoring.py)."""
+    args = run.args
+    _, dev = train_dev_split(load_split("train", args.data_dir))
+    fast_dev = fast_on_dev(run, dev)
     dev_texts = [clean_text(t) for t in dev.texts]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         accurate_handler = load_archive(AccurateHandler(), args.accurate_archive, Path(tmp))
-        timings["accurate_handler_load_s"] = _r(time.perf_counter() - started, 1)
+        run.timings["accurate_handler_load_s"] = _r(time.perf_counter() - started, 1)
         weight = float(accurate_handler.bert_weight)
         blend_file = Path(tmp) / "blend.json"
         blend_info = json.loads(blend_file.read_text()) if blend_file.exists() else {"bert_weight": weight}
         runtime = type(accurate_handler.logits).__name__
         print(f"BERT on dev ({len(dev):,} reviews, {runtime}); blend weight w = {weight}", flush=True)
-        bert_dev, from_cache["bert_dev"], seconds = cached(
-            args.eval_dir / "bert_dev_probs_served.npy", _archive_key(args.accurate_archive, len(dev)),
-            functools.partial(accurate_handler.bert_positive, dev_texts), args.refresh)
-        timings["bert_dev_score_s"] = _r(seconds, 1)
+        bert_dev = run.served("bert_dev", args.accurate_archive, len(dev),
+                              functools.partial(accurate_handler.bert_positive, dev_texts), "bert_dev_score_s")
 
-        # ---- test, as served: BERT from the accurate archive, blended with the fast archive's ----
-        # P(positive), as the gateway sends it (core/scoring.py)
         test = load_split("test", args.data_dir)
-        test_labels = np.asarray(test.labels)
         test_texts = [clean_text(t) for t in test.texts]
         print(f"BERT (served) on test ({len(test):,} reviews)", flush=True)
-        bert_test, from_cache["bert_test"], seconds = cached(
-            args.eval_dir / "bert_test_probs_served.npy", _archive_key(args.accurate_archive, len(test)),
-            functools.partial(accurate_handler.bert_positive, test_texts), args.refresh)
-        timings["bert_test_score_s"] = _r(seconds, 1)
-
-        with tempfile.TemporaryDirectory() as fast_tmp:
-            print(f"fast (served) on test ({len(test):,} reviews)", flush=True)
-            state = {}
-
-            def score_fast():
-                state["handler"] = load_archive(FastHandler(), args.fast_archive, Path(fast_tmp))
-                return state["handler"].predict_positive(test_texts)
-
-            fast_test, from_cache["fast_test"], seconds = cached(
-                args.eval_dir / "fast_test_probs_served.npy", _archive_key(args.fast_archive, len(test)),
-                score_fast, args.refresh)
-            timings["fast_test_load_and_score_s"] = _r(seconds, 1)
-            state.clear()
+        bert_test = run.served("bert_test", args.accurate_archive, len(test),
+                               functools.partial(accurate_handler.bert_positive, test_texts), "bert_test_score_s")
+        fast_test = fast_on_test(run, test_texts)
         accurate_test = accurate_handler.blend(bert_test, fast_test)
         del accurate_handler
+    return Scores(np.asarray(dev.labels), fast_dev, bert_dev, np.asarray(test.labels), fast_test, accurate_test,
+                  weight, blend_info, runtime)
 
-    # ---- the rule on dev ------------------------------------------------------------------------
-    accurate_dev = weight * bert_dev + (1.0 - weight) * fast_dev
+
+@dataclass(frozen=True)
+class Rule:
+    """The threshold the rule chose on dev, and the curves it was chosen from and checked against."""
+    dev_curve: list[CurvePoint]
+    test_curve: list[CurvePoint]
+    chosen: CurvePoint
+    met: bool
+    accurate_dev_accuracy: float
+
+    @property
+    def threshold(self) -> float:
+        return self.chosen.threshold
+
+
+def choose_on_dev(scores: Scores, tolerance: float) -> Rule:
     ts = thresholds()
-    dev_curve = sweep(fast_dev, accurate_dev, dev_labels, ts)
-    accurate_dev_accuracy = accuracy(accurate_dev, dev_labels)
-    chosen, met = choose_threshold(dev_curve, accurate_dev_accuracy, args.tolerance)
-    t = chosen.threshold
-    test_curve = sweep(fast_test, accurate_test, test_labels, ts)
+    dev_curve = sweep(scores.fast_dev, scores.accurate_dev, scores.dev_labels, ts)
+    accurate_dev_accuracy = accuracy(scores.accurate_dev, scores.dev_labels)
+    chosen, met = choose_threshold(dev_curve, accurate_dev_accuracy, tolerance)
+    test_curve = sweep(scores.fast_test, scores.accurate_test, scores.test_labels, ts)
+    return Rule(dev_curve, test_curve, chosen, met, accurate_dev_accuracy)
 
-    dev_figures = figures(fast_dev, accurate_dev, dev_labels, t)
-    dev_figures["bert_alone_accuracy"] = _r(accuracy(bert_dev, dev_labels))
-    test_figures = figures(fast_test, accurate_test, test_labels, t)
-    test_reference, _ = choose_threshold(test_curve, accuracy(accurate_test, test_labels), args.tolerance)
 
-    auto_test, _ = auto_positive(fast_test, accurate_test, t)
-    diagrams = {"fast": reliability(fast_test, test_labels), "accurate": reliability(accurate_test, test_labels),
-                f"auto (t = {t:.3f})": reliability(auto_test, test_labels)}
-    ece = {name.split(" ")[0]: {"ece": _r(r.ece),
-                                "ece_bins_over_0_1": _r(expected_calibration_error(p, test_labels, low=0.0))}
-           for (name, r), p in zip(diagrams.items(), (fast_test, accurate_test, auto_test))}
+def calibration(scores: Scores, threshold: float) -> tuple[dict[str, Reliability], dict]:
+    """The reliability diagram of each path on test, and each one's ECE (bins over [0.5, 1] and [0, 1])."""
+    auto_test, _ = auto_positive(scores.fast_test, scores.accurate_test, threshold)
+    paths = {"fast": scores.fast_test, "accurate": scores.accurate_test, f"auto (t = {threshold:.3f})": auto_test}
+    diagrams = {name: reliability(p, scores.test_labels) for name, p in paths.items()}
+    ece = {name.split(" ")[0]: {"ece": _r(diagrams[name].ece),
+                                "ece_bins_over_0_1": _r(expected_calibration_error(p, scores.test_labels, low=0.0))}
+           for name, p in paths.items()}
+    return diagrams, ece
 
-    plot_reliability(diagrams, args.out / "reliability.png")
-    plot_curve(dev_curve, test_curve, t,
-               {"dev": accurate_dev_accuracy, "test": accuracy(accurate_test, test_labels)},
-               {"dev": accuracy(fast_dev, dev_labels), "test": accuracy(fast_test, test_labels)},
-               args.tolerance, args.out / "auto_curve.png")
-    timings["total_s"] = _r(time.perf_counter() - started_all, 1)
 
-    report = {
+def plot(out: Path, scores: Scores, rule: Rule, diagrams: dict[str, Reliability], tolerance: float) -> None:
+    plot_reliability(diagrams, out / "reliability.png")
+    plot_curve(rule.dev_curve, rule.test_curve, rule.threshold,
+               {"dev": rule.accurate_dev_accuracy, "test": accuracy(scores.accurate_test, scores.test_labels)},
+               {"dev": accuracy(scores.fast_dev, scores.dev_labels),
+                "test": accuracy(scores.fast_test, scores.test_labels)},
+               tolerance, out / "auto_curve.png")
+
+
+def build_report(argv: list[str], run: Run, scores: Scores, rule: Rule, diagrams: dict[str, Reliability],
+                 ece: dict) -> dict:
+    """cascade.json's content."""
+    args, t = run.args, rule.threshold
+    dev_figures = figures(scores.fast_dev, scores.accurate_dev, scores.dev_labels, t)
+    dev_figures["bert_alone_accuracy"] = _r(accuracy(scores.bert_dev, scores.dev_labels))
+    test_reference, _ = choose_threshold(rule.test_curve, accuracy(scores.accurate_test, scores.test_labels),
+                                         args.tolerance)
+    return {
         "command": " ".join(["python", "-m", "bench.cascade", *argv]),
         "routing": "fast scores every review; a review with max(p_fast, 1 - p_fast) < t is sent on and gets "
                    "the accurate path's answer (t = 1.0: every review)",
@@ -405,16 +461,16 @@ def main(argv=None) -> int:
         "rule": {"chosen_on": "dev split of train (train_dev_split: 10%, seed 42)",
                  "statement": f"smallest share sent on with dev auto accuracy >= dev accurate accuracy - "
                               f"{args.tolerance} (swept t = 0.5..1.0, step {SWEEP_STEP})",
-                 "tolerance": args.tolerance, "met": met,
-                 "dev_accuracy_floor": _r(accurate_dev_accuracy - args.tolerance)},
-        "blend": {"bert_weight": weight, "from": f"{args.accurate_archive.name}:blend.json",
-                  "blend_json": blend_info,
+                 "tolerance": args.tolerance, "met": rule.met,
+                 "dev_accuracy_floor": _r(rule.accurate_dev_accuracy - args.tolerance)},
+        "blend": {"bert_weight": scores.weight, "from": f"{args.accurate_archive.name}:blend.json",
+                  "blend_json": scores.blend_info,
                   "dev_fast_part": "fast recipe fitted on train minus dev (train.blend.fast_dev_probs); "
                                    "the served fast model has seen dev",
                   "test_fast_part": f"{args.fast_archive.name}, as the gateway sends it"},
-        "bert_runtime": runtime,
+        "bert_runtime": scores.runtime,
         "dev": dev_figures,
-        "test": test_figures,
+        "test": figures(scores.fast_test, scores.accurate_test, scores.test_labels, t),
         "test_rule_reference": {"note": "the same rule applied on test, for comparison only (not used)",
                                 "threshold": _r(test_reference.threshold, 4),
                                 "share_sent_on": _r(test_reference.share_sent),
@@ -427,29 +483,51 @@ def main(argv=None) -> int:
                                                   "mean_confidence": [None if np.isnan(c) else _r(c)
                                                                       for c in r.mean_confidence]}
                              for name, r in diagrams.items()},
-        "curves": {"step": JSON_CURVE_STEP, "dev": curve_rows(coarse(dev_curve, JSON_CURVE_STEP)),
-                   "test": curve_rows(coarse(test_curve, JSON_CURVE_STEP))},
+        "curves": {"step": JSON_CURVE_STEP, "dev": curve_rows(coarse(rule.dev_curve, JSON_CURVE_STEP)),
+                   "test": curve_rows(coarse(rule.test_curve, JSON_CURVE_STEP))},
         "plots": [str(args.out / "reliability.png"), str(args.out / "auto_curve.png")],
-        "caches": {"dir": str(args.eval_dir), "from_cache": from_cache},
-        "timings": timings,
+        "caches": {"dir": str(args.eval_dir), "from_cache": run.from_cache},
+        "timings": run.timings,
         "cpu_cores": os.cpu_count(),
     }
-    (args.out / "cascade.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
+
+def print_summary(out: Path, rule: Rule, report: dict) -> None:
+    """The curve around the chosen threshold, and the report's figures."""
+    tolerance = report["rule"]["tolerance"]
     print()
-    print_curve(dev_curve, test_curve, t)
+    print_curve(rule.dev_curve, rule.test_curve, rule.threshold)
     print()
-    print(f"threshold t = {t:.3f} (dev: smallest share sent on with accuracy >= "
-          f"{100 * accurate_dev_accuracy:.3f}% - {100 * args.tolerance:.1f} pt{'' if met else '; none did: all sent'})")
+    print(f"threshold t = {rule.threshold:.3f} (dev: smallest share sent on with accuracy >= "
+          f"{100 * rule.accurate_dev_accuracy:.3f}% - {100 * tolerance:.1f} pt"
+          f"{'' if rule.met else '; none did: all sent'})")
     print(f"{'':6} | {'fast':>8} {'accurate':>9} {'auto':>8} | sent on")
-    for name, f in (("dev", dev_figures), ("test", test_figures)):
+    for name in ("dev", "test"):
+        f = report[name]
         print(f"{name:6} | {100 * f['fast_accuracy']:7.3f}% {100 * f['accurate_accuracy']:8.3f}% "
               f"{100 * f['auto_accuracy']:7.3f}% | {100 * f['share_sent_on']:.2f}% ({f['sent_on_rows']:,} of "
               f"{f['rows']:,})")
     print("ECE on test (15 bins over [0.5, 1]): " +
-          ", ".join(f"{k} {100 * v['ece']:.2f} pts" for k, v in ece.items() if isinstance(v, dict)))
-    print(f"wrote {args.out / 'cascade.json'}, {args.out / 'reliability.png'}, {args.out / 'auto_curve.png'} "
-          f"in {timings['total_s']:.0f} s")
+          ", ".join(f"{k} {100 * v['ece']:.2f} pts" for k, v in report["ece_test"].items() if isinstance(v, dict)))
+    print(f"wrote {out / 'cascade.json'}, {out / 'reliability.png'}, {out / 'auto_curve.png'} "
+          f"in {report['timings']['total_s']:.0f} s")
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    run = Run(parse_args(argv))
+    out = run.args.out
+    run.args.eval_dir.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+    scores = score(run)
+    rule = choose_on_dev(scores, run.args.tolerance)
+    diagrams, ece = calibration(scores, rule.threshold)
+    plot(out, scores, rule, diagrams, run.args.tolerance)
+    run.timings["total_s"] = _r(time.perf_counter() - run.started, 1)
+    report = build_report(argv, run, scores, rule, diagrams, ece)
+    (out / "cascade.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print_summary(out, rule, report)
     return 0
 
 

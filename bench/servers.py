@@ -22,9 +22,10 @@ UNBATCHED = f"{ACCURATE}_unbatched"
 
 
 def bench_stack(run_dir: Path, overrides: dict) -> Stack:
-    """Both models from the project's model store; `overrides` are Settings fields."""
-    overrides = {"served_models": [FAST, ACCURATE], **overrides}
-    return Stack.on_free_ports(run_dir, get_settings().model_store, overrides.pop("served_models"), **overrides)
+    """Both models from the project's model store (unless `overrides` name others, or another
+    store); `overrides` are Settings fields."""
+    overrides = {"served_models": [FAST, ACCURATE], "model_store": get_settings().model_store, **overrides}
+    return Stack.on_free_ports(run_dir, overrides.pop("model_store"), overrides.pop("served_models"), **overrides)
 
 
 @dataclass

@@ -3,15 +3,18 @@
     python -m bench.settings_ab --setting live_signals=false shadow_rate=0     # the live signals' cost
     python -m bench.settings_ab --setting shadow_rate=0                       # shadowing on (default) / off
     python -m bench.settings_ab --setting calls_in_flight=0                   # merging concurrent requests
+    python -m bench.settings_ab --setting prediction_log=false [--postgres]   # the prediction log's cost
 
 Stack A runs the shipped settings, stack B the same plus `--setting`; both are up at once on free
 loopback ports (run dirs under run/bench/), with the same archives. Each cell alternates A and B
-round by round (who goes first rotates), so drift on a shared machine hits both alike. Prints
+round by round (who goes first rotates), so drift on a shared machine hits both alike. With
+--postgres both keep their database in a throwaway PostgreSQL server (deploy/postgres.py). Prints
 req/s, p50, p99 and the gateway's CPU a request for each, and B ÷ A.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 
@@ -19,6 +22,7 @@ from bench.loadgen import Measured, drive
 from bench.servers import bench_stack, client, cpu_seconds, process_roles
 from bench.side_by_side import setting_arg, loads, review_pool
 from core.settings import PROJECT_ROOT
+from deploy.postgres import postgres_server
 
 CELLS = [("fast", 1, 1), ("fast", 1, 8), ("fast", 1, 32), ("fast", 32, 8), ("accurate", 1, 8)]
 GATEWAY = ("gateway master", "gateway workers")
@@ -42,10 +46,17 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--postgres", action="store_true", help="both stacks on a throwaway PostgreSQL server")
     args = parser.parse_args(argv)
+    with postgres_server() if args.postgres else contextlib.nullcontext() as server:
+        database = {"database_url": server.url} if server else {}
+        return compare(args, database)
+
+
+def compare(args, database: dict) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    stacks = {"A": bench_stack(PROJECT_ROOT / "run" / "bench" / f"ab-{stamp}-A", {}),
-              "B": bench_stack(PROJECT_ROOT / "run" / "bench" / f"ab-{stamp}-B", dict(args.setting))}
+    stacks = {"A": bench_stack(PROJECT_ROOT / "run" / "bench" / f"ab-{stamp}-A", database),
+              "B": bench_stack(PROJECT_ROOT / "run" / "bench" / f"ab-{stamp}-B", {**database, **dict(args.setting)})}
     reviews = review_pool(4096)
     print(f"A: shipped settings; B: {' '.join(f'{k}={v}' for k, v in args.setting)}", flush=True)
     try:

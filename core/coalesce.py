@@ -143,7 +143,7 @@ class CoalescingClient:
                 job.error = exc
         except BaseException as exc:  # a bug or a kill: nobody waits forever
             for job in batch:
-                job.error = BackendError(f"model '{model}' call failed: {exc!r}", 502)
+                job.error = BackendError(f"model '{model}' call failed: {exc!r}", status=502)
             raise
         finally:
             with lane.lock:

@@ -45,7 +45,7 @@ class BackendError(ServiceError):
     default_code = "backend_error"
     kind = "error"  # the metrics label (gateway: sentiment_backend_errors_total)
 
-    def __init__(self, message: str, status: int | None = None, *, code: str | None = None):
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
         super().__init__(message, code=code)
         self.status = status  # TorchServe's HTTP status, when it answered
 
@@ -69,3 +69,16 @@ class ModelNotDeployed(BackendUnavailable):
 
     default_code = "model_not_deployed"
     kind = "not_deployed"
+
+
+class ConfigurationError(ServiceError):
+    """The settings ask for something that cannot work (e.g. SQLite shared by several stacks)."""
+
+    default_code = "configuration_error"
+
+
+
+class DatabaseUnavailable(ServiceError):
+    """The database (the prediction log and feedback) did not answer or refused the connection."""
+
+    default_code = "database_unavailable"

@@ -31,7 +31,7 @@ LOCK_FILE = "lock"
 CURRENT_FILE = "current"
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 FINISHED = ("succeeded", "failed")
-STEPS = ["load data", "train", "evaluate", "archive", "register", "smoke test", "gate", "promote"]
+STEPS = ["screen feedback", "load data", "train", "evaluate", "archive", "register", "smoke test", "gate", "promote"]
 JOB_MODULE = "train.rollout"  # what runs a job; started by module name, never imported here
 
 

@@ -98,6 +98,59 @@ class Settings(BaseSettings):
     admin_token_file: Optional[Path] = Field(None, description=
                                              "Made with mode 0600 on first start. Default: <run_dir>/admin_token.")
 
+    # ---- the database: prediction log and feedback ---------------------------------------------
+    database_url: Optional[str] = Field(None, description=
+                                        "PostgreSQL for the prediction log and feedback "
+                                        "(postgresql://user:password@host:5432/db); unset: SQLite in one file "
+                                        "under the model store. Required when stacks share the store.")
+    replicas: int = Field(1, ge=1, description=
+                          "Stacks that share this model store (the Kubernetes overlays set it); above 1 the "
+                          "default SQLite database is refused.")
+    prediction_log: bool = Field(True, description=
+                                 "Log every /predict answer item (request id, index, text hash, label, "
+                                 "confidence, model, version, time) off the request path, so feedback can name it.")
+    prediction_log_texts: bool = Field(True, description=
+                                       "Keep each logged text too (a correction by request id needs it to be "
+                                       "learned from); false: its hash only.")
+    prediction_log_days: float = Field(30.0, gt=0, description="Logged predictions older than this are deleted.")
+    prediction_log_max_rows: int = Field(1_000_000, ge=1000, description=
+                                         "At most this many logged predictions are kept (the oldest go first).")
+    prediction_log_queue: int = Field(1024, ge=1, description=
+                                      "Answers a gateway worker holds waiting to be logged; more are dropped "
+                                      "(and counted), never slowing /predict.")
+    feedback_token: Optional[str] = Field(None, description=
+                                          "Bearer token for POST /feedback (the admin token works too); "
+                                          "unset: feedback_token_file.")
+    feedback_token_file: Optional[Path] = Field(None, description=
+                                                "Made with mode 0600 on first start. Default: <run_dir>/feedback_token.")
+    feedback_max_items: int = Field(1000, ge=1, description="Items per POST /feedback.")
+    feedback_max_rows: int = Field(5_000_000, ge=1000, description=
+                                   "Feedback rows kept at most; past it POST /feedback answers 409.")
+    feedback_rate_limit: str = Field("10/second", description=
+                                     "POST /feedback calls per client (token and address), per gateway worker "
+                                     "(Flask-Limiter's syntax, e.g. 10/second).")
+    feedback_holdout_share: float = Field(0.2, ge=0.0, lt=1.0, description=
+                                          "Share of the feedback held out of training (by a stable hash of the "
+                                          "text) to gate new versions on.")
+    feedback_min_holdout: int = Field(100, ge=1, description=
+                                      "Held-out feedback rows the gate needs to judge a version on them; below "
+                                      "it, the NSMC gate alone (\"insufficient feedback\").")
+    feedback_gate_alpha: float = Field(0.05, gt=0, lt=1, description=
+                                       "The feedback gate refuses a version that is worse than the serving one "
+                                       "on the holdout at this significance (one-sided exact McNemar test).")
+    quarantine_confidence: float = Field(0.97, gt=0.5, le=1.0, description=
+                                         "Feedback whose label every serving model contradicts with at least "
+                                         "this confidence is quarantined: never trained on.")
+    max_source_share: float = Field(0.5, gt=0, le=1.0, description=
+                                    "No single source makes up more than this share of the training feedback "
+                                    "(a larger one is sampled down); with one source there is nothing to "
+                                    "balance and it is used whole.")
+    retrain_after_rows: int = Field(0, ge=0, description=
+                                    "Start a /train job by itself once this many new feedback rows arrived "
+                                    "since the last job; 0: off.")
+    retrain_debounce_seconds: float = Field(600.0, ge=0, description=
+                                            "The automatic trigger waits at least this long after the last job.")
+
     # ---- TorchServe --------------------------------------------------------------------------
     torchserve_host: str = Field("127.0.0.1", description="Where TorchServe's listeners bind: keep it loopback.")
     inference_port: int = Field(8080, description="TorchServe inference API.")
@@ -133,6 +186,7 @@ class Settings(BaseSettings):
         self.admin_token_file = self.admin_token_file or self.run_dir / "admin_token"
         self.key_file = self.key_file or self.run_dir / "key_file.json"
         self.job_dir = self.job_dir or self.run_dir / "jobs"
+        self.feedback_token_file = self.feedback_token_file or self.run_dir / "feedback_token"
         return self
 
     @property

@@ -28,7 +28,7 @@ from core.models import LEGACY_NAMES, ModelName
 log = logging.getLogger(__name__)
 REGISTRY_FILE = "registry.json"
 LOCK_FILE = ".registry.lock"
-RECORDED_METRICS = ("test_accuracy", "test_rows", "train_rows", "created", "data_blob_ids", "reference")
+RECORDED_METRICS = ("test_accuracy", "test_rows", "train_rows", "created", "data_blob_ids", "reference", "feedback")
 CANDIDATE, REJECTED = "candidate", "rejected"  # stages of a version a /train job is trying out
 
 

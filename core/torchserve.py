@@ -147,7 +147,7 @@ class TorchServeClient:
                 log.warning("TorchServe still rejects the %s key (expired?); asking it for a new one", api)
                 self._renew(api)
             self.keys.forget()
-        raise BackendUnavailable("TorchServe rejected the gateway's key; is the key file readable?", 503)
+        raise BackendUnavailable("TorchServe rejected the gateway's key; is the key file readable?", status=503)
 
     def _renew(self, api: str) -> None:
         """Have TorchServe issue a new key of this kind; it rewrites the key file."""
@@ -174,15 +174,15 @@ class TorchServeClient:
             body["headers"]["X-Request-Id"] = request_id
         response = self.request("POST", "inference", path, timeout=timeout, **body)
         if response.status == 404:
-            raise ModelNotDeployed(f"{what} is not deployed", 404)
+            raise ModelNotDeployed(f"{what} is not deployed", status=404)
         lost = response.status == 500 and _message(response).startswith(_WORKER_LOST)
         if response.status in (503, 507) or lost:
-            raise BackendUnavailable(f"{what} is not ready: {_message(response)}", response.status)
+            raise BackendUnavailable(f"{what} is not ready: {_message(response)}", status=response.status)
         if response.status >= 400:
-            raise BackendError(f"{what} failed: {_message(response)}", response.status)
+            raise BackendError(f"{what} failed: {_message(response)}", status=response.status)
         results = response.json()
         if not isinstance(results, list) or len(results) != len(texts):
-            raise BackendError(f"{what} answered an unexpected shape", 502)
+            raise BackendError(f"{what} answered an unexpected shape", status=502)
         return Answer(results, response.headers.get(VERSION_HEADER, version))
 
     def ping(self) -> bool:
@@ -198,7 +198,7 @@ class TorchServeClient:
         if response.status == 404:
             return None
         if response.status >= 400:
-            raise BackendError(f"describe {model}: {_message(response)}", response.status)
+            raise BackendError(f"describe {model}: {_message(response)}", status=response.status)
         return response.json()[0]
 
     def versions(self, model: str) -> list[dict]:
@@ -206,7 +206,7 @@ class TorchServeClient:
         if response.status == 404:
             return []
         if response.status >= 400:
-            raise BackendError(f"list {model}: {_message(response)}", response.status)
+            raise BackendError(f"list {model}: {_message(response)}", status=response.status)
         return response.json()
 
     def register(self, archive_file: str, model: str, timeout: float = 300) -> None:
@@ -216,14 +216,14 @@ class TorchServeClient:
         response = self.request("POST", "management", "/models", timeout=timeout,
                                 params={"url": archive_file, "model_name": model, "synchronous": "true"})
         if response.status >= 400:
-            raise BackendError(f"register {archive_file}: {_message(response)}", response.status)
+            raise BackendError(f"register {archive_file}: {_message(response)}", status=response.status)
 
     def set_default(self, model: str, version: str) -> None:
         response = self.request("PUT", "management", f"/models/{model}/{version}/set-default")
         if response.status >= 400:
-            raise BackendError(f"set-default {model} v{version}: {_message(response)}", response.status)
+            raise BackendError(f"set-default {model} v{version}: {_message(response)}", status=response.status)
 
     def unregister(self, model: str, version: str) -> None:
         response = self.request("DELETE", "management", f"/models/{model}/{version}", timeout=60)
         if response.status >= 400 and response.status != 404:
-            raise BackendError(f"unregister {model} v{version}: {_message(response)}", response.status)
+            raise BackendError(f"unregister {model} v{version}: {_message(response)}", status=response.status)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Flask
 
 from core.settings import Settings, get_settings
-from gateway import body_deadline, docs, health, instruments, metrics, models_view, observability, page, predict, services, training
+from gateway import (body_deadline, docs, feedback, health, instruments, metrics, models_view, observability, page,
+                     predict, services, training)
 from gateway.errors import register_error_handlers
 from gateway.json_provider import OrjsonProvider
 
@@ -17,7 +18,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     services.init_app(app, settings, on_call=instruments.observe_call)
     observability.init_app(app)
     body_deadline.init_app(app, settings.gateway_body_seconds)
-    for module in (predict, health, training, models_view, metrics, docs, page):
+    for module in (predict, feedback, health, training, models_view, metrics, docs, page):
         app.register_blueprint(module.blueprint)
+    feedback.init_app(app)
     register_error_handlers(app)
     return app

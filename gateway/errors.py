@@ -19,6 +19,7 @@ STATUS: dict[type[errors.ServiceError], int] = {
     errors.NotFound: 404,
     errors.RequestTimeout: 408,
     errors.Conflict: 409,
+    errors.DatabaseUnavailable: 503,
     errors.ModelNotDeployed: 503,
     errors.BackendUnavailable: 503,
     errors.BackendTimeout: 504,
@@ -52,9 +53,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        code = {413: "body_too_large"}.get(exc.code, (exc.name or "error").lower().replace(" ", "_"))
-        message = exc.description if exc.code != 413 else (
-            f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes")
+        code = {413: "body_too_large", 429: "rate_limited"}.get(exc.code, (exc.name or "error").lower().replace(" ", "_"))
+        message = {413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
+                   429: f"more than {exc.description} from this client; retry after the Retry-After header's "
+                        "seconds"}.get(exc.code, exc.description)
         # keep what HTTP requires of the status (Allow on 405), not the HTML body's content type
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         return error_response(exc.code or 500, code, message, headers=headers)

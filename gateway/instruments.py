@@ -33,9 +33,17 @@ SHADOW_DROPPED = Counter("sentiment_shadow_dropped", "Shadow requests dropped: t
 FALLBACKS = Counter("sentiment_fallbacks", "Requests answered without one model because it could not answer: "
                     "auto by the fast model alone, accurate by BERT without the fast model's part", ["mode"])
 
+# The prediction log and feedback (gateway/prediction_log.py, gateway/feedback.py).
+PREDICTION_LOG_WRITTEN = Counter("sentiment_prediction_log_written", "Answer items written to the prediction log")
+PREDICTION_LOG_DROPPED = Counter("sentiment_prediction_log_dropped", "Answer items not logged: the queue was full "
+                                 "or the database failed", ["reason"])
+FEEDBACK_ITEMS = Counter("sentiment_feedback_items", "POST /feedback items by outcome (stored, duplicate, or the "
+                         "error code)", ["outcome"])
+
 
 PROCESS_METRICS = (REQUESTS, LATENCY, REVIEWS, BACKEND_ERRORS, FALLBACKS, CALL_REQUESTS, CONFIDENCE, PREDICTIONS,
-                   TEXT_CHARS, UNKNOWN_NGRAMS, SHADOW, SHADOW_DROPPED)
+                   TEXT_CHARS, UNKNOWN_NGRAMS, SHADOW, SHADOW_DROPPED, PREDICTION_LOG_WRITTEN, PREDICTION_LOG_DROPPED,
+                   FEEDBACK_ITEMS)
 
 def counted() -> CollectorRegistry:
     """The request metrics of every gateway worker, summed."""

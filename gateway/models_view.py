@@ -19,7 +19,7 @@ def _version(version: Version | None, live: dict) -> dict | None:
     info = version.info
     return {"version": version.version, "archive": version.file, "test_accuracy": info.get("test_accuracy"),
             "test_rows": info.get("test_rows"), "train_rows": info.get("train_rows"),
-            "created": info.get("created"), "data_blob_ids": info.get("data_blob_ids"),
+            "created": info.get("created"), "data_blob_ids": info.get("data_blob_ids"), "feedback": info.get("feedback"),
             "reference": info.get("reference"), "live": live.get(version.model, {}).get(version.version)}
 
 

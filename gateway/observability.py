@@ -15,7 +15,8 @@ from gateway import instruments
 
 log = logging.getLogger("gateway.request")
 REQUEST_ID_HEADER = "X-Request-Id"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # anything else is replaced, never logged raw
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+_SAFE_ID = re.compile(REQUEST_ID_PATTERN)  # anything else is replaced, never logged raw
 
 
 def request_id() -> str:

@@ -7,7 +7,7 @@ from gateway.instruments import FALLBACKS, REVIEWS
 from gateway.observability import note, request_id
 from gateway.request_body import parse, request_json
 from gateway.schemas import predict_request_model
-from gateway.services import current_settings, get_predictor, get_signals
+from gateway.services import current_settings, get_prediction_log, get_predictor, get_signals
 
 blueprint = Blueprint("predict", __name__)
 
@@ -32,4 +32,5 @@ def predict():
                                           if k in item}}
         REVIEWS.labels(item["model"]).inc()
     get_signals().observe(mode, texts, scored)
+    get_prediction_log().record(request_id(), texts, scored)
     return jsonify(answer)

@@ -34,9 +34,19 @@ def parse(model: type[BaseModel], payload):
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else None
-        # union tags ("one", "many") are pydantic's bookkeeping; list indexes help the client
-        where = (field or "body") + "".join(f"[{p}]" for p in error["loc"][1:] if isinstance(p, int))
-        message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
-        raise InvalidRequest(f"{where}: {message}", field=field) from None
+        raise InvalidRequest(error_message(exc), field=_field(exc)) from None
+
+
+def _field(exc: ValidationError) -> str | None:
+    loc = exc.errors()[0]["loc"]
+    return str(loc[0]) if loc else None
+
+
+def error_message(exc: ValidationError | InvalidRequest) -> str:
+    """The first problem of a validation error, for people: "text[3]: must not be blank"."""
+    if isinstance(exc, InvalidRequest):
+        return str(exc)
+    error = exc.errors()[0]
+    # union tags ("one", "many") are pydantic's bookkeeping; list indexes help the client
+    where = (_field(exc) or "body") + "".join(f"[{p}]" for p in error["loc"][1:] if isinstance(p, int))
+    return f"{where}: {_MESSAGES.get(error['type'], error['msg'].removeprefix('Value error, '))}"

@@ -19,6 +19,7 @@ from handlers.artifacts import LABELS
 from handlers.text import not_blank_pattern
 from core.scoring import Mode
 from core.settings import NSMC_ROWS
+from gateway.observability import REQUEST_ID_PATTERN
 
 # ---- requests ------------------------------------------------------------------------------------
 
@@ -96,6 +97,61 @@ class TrainRequest(BaseModel):
     wait: StrictBool = Field(False, description="block until the job ends and answer its result")
     train_limit: Optional[Annotated[int, Field(ge=1000, le=NSMC_ROWS["train"])]] = Field(
         None, description="train on a stratified subset of this many rows (quick trials)")
+
+
+SOURCE_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
+DEFAULT_SOURCE = "api"
+
+
+class FeedbackItemBase(BaseModel):
+    """A correction of a served prediction ({request_id, index, label}: the /predict answer's
+    X-Request-Id and item key) or a new labelled text ({text, label}); `source` says who sent it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: Optional[Annotated[StrictStr, StringConstraints(pattern=REQUEST_ID_PATTERN)]] = Field(
+        None, description="the X-Request-Id of the /predict answer being corrected")
+    index: Optional[Annotated[int, Field(ge=0, strict=True)]] = Field(
+        None, description="the answer item's key (0 for \"0\")")
+    text: Any = None  # narrowed with the configured limits by feedback_item_model
+    label: Union[Literal[LABELS], Literal[0, 1]] = Field(description="the right label: negative/positive or 0/1")
+    source: Optional[Annotated[StrictStr, StringConstraints(pattern=SOURCE_PATTERN)]] = Field(
+        None, description=f"who labelled it (a moderator queue, a product); default: the request's, else "
+                          f"'{DEFAULT_SOURCE}'")
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        correction, labelled = self.request_id is not None or self.index is not None, self.text is not None
+        if correction == labelled or (correction and (self.request_id is None or self.index is None)):
+            raise InvalidRequest("an item is either {request_id, index, label} or {text, label}")
+        return self
+
+    @property
+    def label_index(self) -> int:
+        return self.label if isinstance(self.label, int) else LABELS.index(self.label)
+
+
+@functools.lru_cache
+def feedback_item_model(max_text_chars: int) -> type[FeedbackItemBase]:
+    review = Annotated[StrictStr, StringConstraints(min_length=1, max_length=max_text_chars, pattern=not_blank_pattern())]
+    return create_model("FeedbackItem", __base__=FeedbackItemBase, text=(Optional[review], Field(
+        None, description=f"a labelled review, 1 to {max_text_chars} characters, not blank")))
+
+
+@functools.lru_cache
+def feedback_batch_model(max_items: int) -> type[BaseModel]:
+    """{"items": [...], "source": ...}. The items are validated one by one (gateway/feedback.py),
+    so one bad item is reported in its place and does not sink the rest."""
+
+    class FeedbackBatch(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        items: Annotated[list[Any], Field(min_length=1, max_length=max_items, description=(
+            f"1 to {max_items} items, each as the single-item form: {{request_id, index, label}} or {{text, label}}"))]
+        source: Optional[Annotated[StrictStr, StringConstraints(pattern=SOURCE_PATTERN)]] = Field(
+            None, description="the default source of the items")
+
+    return FeedbackBatch
 
 
 # ---- responses -----------------------------------------------------------------------------------
@@ -183,6 +239,9 @@ class JobStatusResponse(BaseModel):
     serving_accuracy: Optional[float]
     promoted: bool
     error: Optional[JobError]
+    feedback: Optional[dict[str, Any]] = Field(None, description="what the job learned from beside NSMC: cutoff id, "
+                                                                 "counts, quarantined, capped sources")
+    gate: Optional[dict[str, Any]] = Field(None, description="the NSMC and feedback-holdout verdicts (train/gate.py)")
     status_url: Optional[str] = Field(None, description="on 202: where to poll")
 
 
@@ -190,6 +249,48 @@ class RollbackResponse(BaseModel):
     model: Literal["fast"]
     serving: str = Field(description="the version now served")
     previous: str = Field(description="the version that was served before")
+
+
+class FeedbackOutcome(BaseModel):
+    status: Literal["stored", "duplicate", "error"] = Field(description="duplicate: stored before, under `id`")
+    id: Optional[int] = Field(None, description="the feedback row's id (for DELETE /feedback/{id})")
+    code: Optional[str] = Field(None, description="with error: e.g. unknown_prediction, invalid_request")
+    message: Optional[str] = None
+
+
+class FeedbackResponse(BaseModel):
+    stored: int
+    duplicate: int
+    errors: int
+    items: list[FeedbackOutcome] = Field(description="one per item sent, in order")
+
+
+class FeedbackStats(BaseModel):
+    rows: int
+    latest_id: Optional[int]
+    logged_predictions: int = Field(description="rows in the prediction log")
+    by_label: dict[str, int]
+    by_source: dict[str, int]
+    by_model_version: dict[str, int] = Field(description="corrections by the model:version that answered; "
+                                                         "'labelled text' for new texts")
+    quarantined: int = Field(description="rows a /train job found contradicting every serving model with high "
+                                         "confidence: never trained on")
+
+
+class FeedbackExport(BaseModel):
+    items: list[dict[str, Any]]
+    next_after: Optional[int] = Field(description="pass as ?after= for the next page; null at the end")
+
+
+class Erased(BaseModel):
+    request_id: str
+    predictions_deleted: int
+    feedback_deleted: int
+
+
+class Deleted(BaseModel):
+    id: int
+    deleted: Literal[True]
 
 
 class LiveResponse(BaseModel):
@@ -218,6 +319,8 @@ class VersionInfo(BaseModel):
     test_accuracy: Optional[float] = None
     created: Optional[str] = None
     data_blob_ids: Optional[dict[str, str]] = None
+    feedback: Optional[dict[str, Any]] = Field(None, description="the feedback this version learned from: cutoff id, "
+                                                                 "counts, a hash of the row ids (train/feedback.py)")
 
 
 class ModelInfo(BaseModel):

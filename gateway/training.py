@@ -26,13 +26,17 @@ blueprint = Blueprint("training", __name__)
 def start_training():
     body = parse(TrainRequest, request_json(empty={}))
     jobs = get_jobs()
-    job_id = jobs.start({"model": body.model, "train_limit": body.train_limit},
-                        env={**os.environ, **current_settings().as_env()})
+    job_id = start_job({"model": body.model, "train_limit": body.train_limit, "trigger": "api"})
     if body.wait:
         while (job := jobs.read(job_id)) is None or job["state"] not in FINISHED:
             time.sleep(1)
         return jsonify(job), 200
     return jsonify({**jobs.read(job_id), "status_url": f"/train/{job_id}"}), 202
+
+
+def start_job(params: dict) -> str:
+    """Start a training job (core/jobs.py) with this gateway's settings; Conflict if one is running."""
+    return get_jobs().start(params, env={**os.environ, **current_settings().as_env()})
 
 
 @blueprint.get("/train")

@@ -8,6 +8,6 @@ from sentiment_client.client import DEFAULT_BATCH, MODES, SentimentClient, Senti
 
 # The project's version, for the service and the client alike: written here only (both pyproject.toml
 # files read it; the client's distribution cannot reach a file outside its own directory).
-__version__ = "0.9.0"
+__version__ = "0.10.0"
 
 __all__ = ["__version__", "DEFAULT_BATCH", "MODES", "SentimentClient", "SentimentError"]

@@ -1,4 +1,6 @@
 """python -m sentiment_client score INPUT: score a TSV/CSV/JSONL file of reviews through the gateway.
+python -m sentiment_client feedback INPUT: send a file of labelled reviews (or corrections of served
+predictions) to POST /feedback.
 (Installed with `pip install ./sentiment_client`, the same is `sentiment-client score INPUT`.)
 
 Rows go out in batches on a few threads and come back in input order, one output row per input row.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,51 +48,68 @@ class Row:
 # ---- input ---------------------------------------------------------------------------------------
 
 
-def read_rows(path: Path, text_column: str) -> list[Row]:
+@dataclass
+class Record:
+    """One input row as fields by column name, or why it could not be read."""
+
+    line: int
+    fields: dict
+    error: Optional[str] = None
+
+
+def read_records(path: Path) -> tuple[Optional[list[str]], list[Record]]:
+    """A TSV/CSV file's header and rows, or a JSONL file's objects (header None)."""
     readers = {".tsv": read_tsv, ".txt": read_tsv, ".csv": read_csv, ".jsonl": read_jsonl}
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise UsageError(f"{path}: unknown input type; expected one of {', '.join(readers)}")
-    return reader(path, text_column)
+    return reader(path)
 
 
-def read_tsv(path: Path, text_column: str) -> list[Row]:
+def read_tsv(path: Path) -> tuple[list[str], list[Record]]:
     # NSMC's files are plain tab-separated lines whose reviews contain bare quotes: no quoting.
-    return read_delimited(path, text_column, delimiter="\t", quoting=csv.QUOTE_NONE)
+    return read_delimited(path, delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
-def read_csv(path: Path, text_column: str) -> list[Row]:
-    return read_delimited(path, text_column)
+def read_csv(path: Path) -> tuple[list[str], list[Record]]:
+    return read_delimited(path)
 
 
-def read_delimited(path: Path, text_column: str, **csv_options) -> list[Row]:
+def read_delimited(path: Path, **csv_options) -> tuple[list[str], list[Record]]:
     with open(path, newline="", encoding="utf-8-sig") as stream:
         reader = csv.reader(stream, **csv_options)
-        header = next(reader, None)
-        column = pick_column(header or [], text_column)
-        if column is None:
-            raise UsageError(f"{path}: the header has no '{text_column}' or '{FALLBACK_COLUMN}' column")
-        index, rows, first_line = header.index(column), [], reader.line_num + 1
+        header = next(reader, None) or []
+        records, first_line = [], reader.line_num + 1
         for fields in reader:
-            rows.append(row_of(first_line, fields[index] if index < len(fields) else None))
+            records.append(Record(first_line, dict(zip(header, fields))))
             first_line = reader.line_num + 1  # a quoted CSV field may span lines
-    return rows
+    return header, records
 
 
-def read_jsonl(path: Path, text_column: str) -> list[Row]:
+def read_jsonl(path: Path) -> tuple[None, list[Record]]:
     with open(path, encoding="utf-8-sig") as stream:
-        return [json_row(number, line, text_column) for number, line in enumerate(stream, 1)]
+        return None, [json_record(number, line) for number, line in enumerate(stream, 1)]
 
 
-def json_row(number: int, line: str, text_column: str) -> Row:
+def json_record(number: int, line: str) -> Record:
     try:
         item = json.loads(line)
     except ValueError as exc:
-        return Row(number, error=f"malformed JSON: {exc}")
-    if not isinstance(item, dict):
-        return Row(number, error="not a JSON object")
-    column = pick_column(item, text_column)
-    return row_of(number, item[column] if column else None)
+        return Record(number, {}, f"malformed JSON: {exc}")
+    return Record(number, item) if isinstance(item, dict) else Record(number, {}, "not a JSON object")
+
+
+def read_rows(path: Path, text_column: str) -> list[Row]:
+    header, records = read_records(path)
+    if header is not None and pick_column(header, text_column) is None:
+        raise UsageError(f"{path}: the header has no '{text_column}' or '{FALLBACK_COLUMN}' column")
+    return [Row(r.line, error=r.error) if r.error else row_of(r.line, text_of(r.fields, text_column))
+            for r in records]
+
+
+def text_of(fields: dict, text_column: str):
+    column = pick_column(fields, text_column)
+    return fields[column] if column else None
 
 
 def pick_column(names: Iterable[str], wanted: str) -> Optional[str]:
@@ -105,6 +125,89 @@ def row_of(line: int, text) -> Row:
     if not text.strip():
         return Row(line, text, error="blank text")
     return Row(line, text)
+
+
+# ---- feedback ------------------------------------------------------------------------------------
+
+FEEDBACK_BATCH = 500  # items per POST /feedback (the server takes up to 1000)
+FEEDBACK_BATCH_BYTES = 1_000_000  # and at most about this much JSON, under the server's body limit
+LABEL_VALUES = {"0": 0, "1": 1, "negative": "negative", "positive": "positive"}
+
+
+def feedback_item(record: Record, text_column: str) -> tuple[Optional[dict], Optional[str]]:
+    """The POST /feedback item of one input row, or why there is none: {request_id, index, label}
+    where the row has a request_id, else {text, label}; an optional `source` column is kept."""
+    if record.error:
+        return None, record.error
+    fields = record.fields
+    label = LABEL_VALUES.get(str(fields.get("label", "")).strip().lower())
+    if label is None:
+        return None, f"label must be 0, 1, negative or positive, not {fields.get('label')!r}"
+    item: dict = {"label": label}
+    if fields.get("request_id"):
+        index = str(fields.get("index", "")).strip()
+        if not index.isdigit():
+            return None, f"index must be the answer item's number, not {fields.get('index')!r}"
+        item.update(request_id=str(fields["request_id"]), index=int(index))
+    else:
+        row = row_of(record.line, text_of(fields, text_column))
+        if row.error:
+            return None, row.error
+        item["text"] = row.text
+    if fields.get("source"):
+        item["source"] = str(fields["source"])
+    return item, None
+
+
+def feedback_batches(items: list[tuple[int, dict]], size: int) -> Iterator[list[tuple[int, dict]]]:
+    batch, weight = [], 0
+    for line, item in items:
+        item_bytes = len(json.dumps(item, ensure_ascii=False).encode())
+        if batch and (len(batch) == size or weight + item_bytes > FEEDBACK_BATCH_BYTES):
+            yield batch
+            batch, weight = [], 0
+        batch.append((line, item))
+        weight += item_bytes
+    if batch:
+        yield batch
+
+
+def feedback_command(args: argparse.Namespace) -> int:
+    header, records = read_records(args.input)
+    if header is not None and "label" not in header:
+        raise UsageError(f"{args.input}: the header has no 'label' column")
+    started, counts, errors = time.monotonic(), {"stored": 0, "duplicate": 0, "error": 0}, []
+    items = []
+    for record in records:
+        item, error = feedback_item(record, args.text_column)
+        if error:
+            errors.append((record.line, error))
+        else:
+            items.append((record.line, item))
+    with SentimentClient(args.url, timeout=args.timeout, retries=args.retries, token=args.token) as client, \
+            tqdm(total=len(records), unit="row", file=sys.stderr) as bar:
+        bar.update(len(errors))
+        for batch in feedback_batches(items, args.batch_size):
+            try:
+                answer = client.feedback([item for _, item in batch], args.source)
+                outcomes = answer["items"]
+            except SentimentError as exc:
+                if exc.status in (401, 403):
+                    raise UsageError(f"{exc} (pass the feedback token with --token or $SENTIMENT_FEEDBACK_TOKEN)")
+                outcomes = [{"status": "error", "message": str(exc)}] * len(batch)
+            for (line, _), outcome in zip(batch, outcomes):
+                if outcome["status"] == "error":
+                    errors.append((line, outcome.get("message", outcome.get("code"))))
+                else:
+                    counts[outcome["status"]] += 1
+            bar.update(len(batch))
+    for line, error in sorted(errors)[:ERRORS_LISTED]:
+        print(f"line {line}: {error}", file=sys.stderr)
+    seconds = time.monotonic() - started
+    print(f"feedback: {counts['stored']} stored, {counts['duplicate']} already there, {len(errors)} failed, "
+          f"in {seconds:.1f} s ({(counts['stored'] + counts['duplicate']) / max(seconds, 1e-9):.0f} rows/s)",
+          file=sys.stderr)
+    return 1 if errors else 0
 
 
 def batches(rows: list[Row], size: int) -> Iterator[list[Row]]:
@@ -229,6 +332,25 @@ def build_parser(prog: str = "python -m sentiment_client") -> argparse.ArgumentP
     score.add_argument("--timeout", type=float, default=30, help="seconds per request (default: %(default)s)")
     score.add_argument("--retries", type=bounded_int(0), default=3,
                        help="retries on 503/504/no connection, with exponential backoff (default: %(default)s)")
+    feedback = commands.add_parser(
+        "feedback", help="send a file of labelled reviews to POST /feedback",
+        description="Send every row of INPUT (.tsv/.txt or .csv with a header row, or .jsonl) as feedback: "
+                    "a 'label' (0/1 or negative/positive) with the review's text, or with the request_id and "
+                    "index of a served prediction; an optional 'source' column. Rows already sent are "
+                    "stored once.")
+    feedback.add_argument("input", type=Path, metavar="INPUT")
+    feedback.add_argument("--url", type=http_url, default="http://127.0.0.1:5000",
+                          help="the gateway (default: %(default)s)")
+    feedback.add_argument("--token", default=os.environ.get("SENTIMENT_FEEDBACK_TOKEN"),
+                          help="the feedback token (default: $SENTIMENT_FEEDBACK_TOKEN)")
+    feedback.add_argument("--source", help="who labelled the rows (default: the server's, 'api')")
+    feedback.add_argument("--text-column", default="document",
+                          help=f"column or JSON field with the review (default: %(default)s, else '{FALLBACK_COLUMN}')")
+    feedback.add_argument("--batch-size", type=bounded_int(1, 1000), default=FEEDBACK_BATCH,
+                          help="items per request (default: %(default)s)")
+    feedback.add_argument("--timeout", type=float, default=60, help="seconds per request (default: %(default)s)")
+    feedback.add_argument("--retries", type=bounded_int(0), default=5,
+                          help="retries on 429/503/504/no connection (default: %(default)s)")
     return parser
 
 
@@ -263,6 +385,14 @@ def print_summary(scored: int, failed: int, seconds: float) -> None:
 def main(argv: Optional[list[str]] = None, prog: str = "python -m sentiment_client") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if args.command == "feedback":
+        try:
+            return feedback_command(args)
+        except (OSError, UnicodeDecodeError, csv.Error, UsageError) as exc:
+            parser.error(str(exc))
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
     output_format = args.format or ("csv" if (args.output or "").lower().endswith(".csv") else "jsonl")
     try:
         rows = read_rows(args.input, args.text_column)

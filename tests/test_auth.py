@@ -6,17 +6,17 @@ import multiprocessing
 import pytest
 from flask import Flask
 
-from gateway.admin_token import load_or_create_token
+from gateway.tokens import load_or_create_token
 from gateway.auth import require_admin
 from core.errors import Unauthorized
 from gateway.services import EXTENSION, Services
 
 
-def app_with_token(token: str) -> Flask:
+def app_with_token(token: str, feedback_token: str = "feedback") -> Flask:
     app = Flask(__name__)
     app.extensions[EXTENSION] = Services(settings=None, client=None, predictor=None, signals=None, store=None,
-                                         jobs=None, admin_token=token,
-                                         openapi={})
+                                         jobs=None, feedback=None, prediction_log=None, admin_token=token,
+                                         feedback_token=feedback_token, openapi={})
     return app
 
 
@@ -66,3 +66,18 @@ def test_require_admin_accepts_the_token():
     app = app_with_token("secret")
     with app.test_request_context(headers={"Authorization": "Bearer secret"}):
         assert require_admin(lambda: "ok")() == "ok"
+
+
+@pytest.mark.parametrize("header,admin,feedback", [("Bearer secret", True, True), ("Bearer fb", False, True),
+                                                    ("Bearer other", False, False), ("Bearer ", False, False)])
+def test_the_feedback_token_adds_feedback_only(header, admin, feedback):
+    from gateway.auth import require_feedback
+
+    app = app_with_token("secret", feedback_token="fb")
+    for guard, allowed in ((require_admin, admin), (require_feedback, feedback)):
+        with app.test_request_context(headers={"Authorization": header}):
+            if allowed:
+                assert guard(lambda: "ok")() == "ok"
+            else:
+                with pytest.raises(Unauthorized):
+                    guard(lambda: "ok")()

@@ -7,13 +7,15 @@ import itertools
 import json
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3.connection
+import urllib3.util.retry
 
-import sentiment_client.client
 from core.paths import PROJECT_ROOT
 from deploy.ports import free_port
 from sentiment_client import SentimentClient, SentimentError
@@ -87,61 +89,76 @@ def test_only_the_texts_the_server_rejects_fail(fast_stack, tmp_path):
     assert rows[1]["error"].startswith("HTTP 400") and "line 2: HTTP 400" in result.stderr
 
 
-# ---- the client alone, no server ------------------------------------------------------------------
+# ---- the client alone: no server, or a canned one -------------------------------------------------
 
 
-def count_posts(client: SentimentClient) -> list[int]:
-    """Wraps the client's session.post; the list returned grows by one per attempt."""
+@pytest.fixture
+def canned():
+    """A local server that answers each POST with the next of its `answers` (set by the test): a
+    status, 200 with one prediction, else an error; or "silent", no answer for 0.5 s, then none."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CannedAnswers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+class CannedAnswers(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        status = next(self.server.answers)
+        if status == "silent":
+            time.sleep(0.5)  # longer than the client's read timeout
+            return
+        body = ({"0": {"text": "t", "label": "positive", "confidence": 0.9}} if status == 200
+                else {"error": {"code": f"code_{status}", "message": "m", "field": None}})
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def count_attempts(monkeypatch) -> list[int]:
+    """The list returned grows by one per HTTP request urllib3 makes, retries included."""
     attempts: list[int] = []
-    post = client.session.post
+    request = urllib3.connection.HTTPConnection.request
 
-    def counted(*args, **kwargs):
+    def counted(self, *args, **kwargs):
         attempts.append(1)
-        return post(*args, **kwargs)
+        return request(self, *args, **kwargs)
 
-    client.session.post = counted
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "request", counted)
     return attempts
 
 
 def test_connection_refused_is_retried_then_raises(monkeypatch):
     sleeps: list[float] = []
-    monkeypatch.setattr(sentiment_client.client.time, "sleep", sleeps.append)
+    monkeypatch.setattr(urllib3.util.retry.time, "sleep", sleeps.append)
     client = SentimentClient(f"http://127.0.0.1:{free_port()}", retries=3, backoff=0.5)
-    attempts = count_posts(client)
+    attempts = count_attempts(monkeypatch)
     with pytest.raises(SentimentError) as raised:
         client.predict(["좋아요"])
     assert len(attempts) == 1 + 3 and sleeps == [0.5, 1.0, 2.0]
     assert raised.value.status is None and raised.value.code == "unreachable"
 
 
-class CannedAnswers(HTTPAdapter):
-    """Answers each request with the next status of a list: 200 with one prediction, else an error."""
-
-    def __init__(self, statuses):
-        super().__init__()
-        self.statuses = iter(statuses)
-
-    def send(self, request, **kwargs):
-        response = requests.Response()
-        response.status_code, response.request, response.url = next(self.statuses), request, request.url
-        body = ({"0": {"text": "t", "label": "positive", "confidence": 0.9}} if response.status_code == 200
-                else {"error": {"code": f"code_{response.status_code}", "message": "m", "field": None}})
-        response._content = json.dumps(body).encode()
-        return response
-
-
-@pytest.mark.parametrize("statuses, attempts, outcome", [
+@pytest.mark.parametrize("answers, attempts, outcome", [
     ([503, 504, 200], 3, "positive"),
     ([503, 503, 503, 503], 4, "code_503"),
     ([400], 1, "code_400"),
     ([502], 1, "code_502"),
     ([413], 1, "code_413"),
+    (["silent", 200], 2, "positive"),
+    (["silent"] * 4, 4, "timeout"),
 ])
-def test_only_503_and_504_are_retried(monkeypatch, statuses, attempts, outcome):
-    monkeypatch.setattr(sentiment_client.client.time, "sleep", lambda _: None)
-    client = SentimentClient("http://gateway.invalid", retries=3)
-    client.session.mount("http://", CannedAnswers(statuses))
-    sent = count_posts(client)
+def test_only_503_504_and_no_answer_are_retried(monkeypatch, canned, answers, attempts, outcome):
+    canned.answers = iter(answers)
+    client = SentimentClient(canned.url, timeout=0.2, retries=3, backoff=0)
+    sent = count_attempts(monkeypatch)
     try:
         got = client.predict("t")[0]["label"]
     except SentimentError as exc:

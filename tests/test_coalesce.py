@@ -34,7 +34,7 @@ class SlowTorchServe:
         try:
             time.sleep(self.seconds)
             if self.fail & set(texts):
-                raise BackendUnavailable("model 'fast' is not ready", 503)
+                raise BackendUnavailable("model 'fast' is not ready", status=503)
             return Answer([{"text": t, "n": len(t), "p": p} for t, p in zip(texts, fast_positive or [None] * len(texts))],
                           "3")
         finally:

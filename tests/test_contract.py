@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
@@ -18,8 +19,8 @@ FUZZ_EXAMPLES = 40  # per operation; bounded so CI stays fast
 
 
 def test_document_lists_exactly_the_routes(tmp_path):
-    app = create_app(Settings(admin_token="t", run_dir=tmp_path))
-    routes = {(method.lower(), rule.rule.replace("<", "{").replace(">", "}"))
+    app = create_app(Settings(admin_token="t", run_dir=tmp_path, model_store=tmp_path))
+    routes = {(method.lower(), re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule))
               for rule in app.url_map.iter_rules() if rule.endpoint.rpartition(".")[2] != "static"
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     document = build_document(Settings())
@@ -28,7 +29,7 @@ def test_document_lists_exactly_the_routes(tmp_path):
 
 
 def test_document_carries_the_configured_limits(tmp_path):
-    app = create_app(Settings(admin_token="t", run_dir=tmp_path, max_texts=7, max_text_chars=99))
+    app = create_app(Settings(admin_token="t", run_dir=tmp_path, model_store=tmp_path, max_texts=7, max_text_chars=99))
     text = app.test_client().get("/openapi.json").json["components"]["schemas"]["PredictRequest"]["properties"]["text"]
     one, many = text["oneOf"]
     assert (one["maxLength"], many["maxItems"], many["items"]["maxLength"]) == (99, 7, 99)

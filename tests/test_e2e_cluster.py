@@ -6,7 +6,6 @@ dir; they share the model store, the trained-models dir and the job dir, as pods
 ReadWriteMany volume. Nothing calls another pod: promotions and rollbacks are registry writes.
 """
 import os
-import shutil
 import signal
 import threading
 import time
@@ -17,7 +16,7 @@ import requests
 from core.models import FAST
 from deploy import processes
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_log_tails
-from tests.helpers import SEED_POSITIVE, Traffic, start_training, wait_for_job
+from tests.helpers import copy_fast_store, SEED_POSITIVE, Traffic, start_training, wait_for_job
 
 pytestmark = pytest.mark.e2e
 TOKEN = "cluster-admin-token"
@@ -52,9 +51,7 @@ def cluster(tmp_path_factory, model_store):
     shared = tmp_path_factory.mktemp("shared_volume")
     store = shared / "archives"
     store.mkdir()
-    for item in model_store.iterdir():
-        if item.name.startswith(FAST) or item.name == "registry.json":
-            shutil.copy2(item, store / item.name)
+    copy_fast_store(model_store, store)
     # Four pods share these 2 cores (a real pod has its own): while three of them load a new version
     # at once, a request can wait past the default 10 s, so the gateways here wait up to 30 s.
     common = dict(admin_token=TOKEN, job_dir=shared / "jobs", models_dir=shared / "models",

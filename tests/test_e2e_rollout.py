@@ -2,14 +2,13 @@
 
 The tests run in order on one stack: promote v2 under traffic, gate out v3, restart, roll back.
 """
-import shutil
 import time
 
 import pytest
 import requests
 
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, running
-from tests.helpers import SEED_NEGATIVE, Traffic, start_training, wait_for_job
+from tests.helpers import SEED_NEGATIVE, Traffic, copy_fast_store, start_training, wait_for_job
 
 pytestmark = pytest.mark.e2e
 TOKEN = "test-admin-token"
@@ -18,10 +17,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture(scope="module")
 def rollout_stack(tmp_path_factory, model_store):
-    store = tmp_path_factory.mktemp("rollout_store")
-    for item in model_store.iterdir():
-        if item.name.startswith("fast") or item.name == "registry.json":
-            shutil.copy2(item, store / item.name)
+    store = copy_fast_store(model_store, tmp_path_factory.mktemp("rollout_store"))
     run_dir = tmp_path_factory.mktemp("run_rollout")
     stack = make_stack(run_dir, store, admin_token=TOKEN, models_dir=tmp_path_factory.mktemp("rollout_models"),
                        test_limit=FIXTURE_TEST_ROWS)

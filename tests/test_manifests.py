@@ -141,7 +141,7 @@ def settings_configmap(overlay: str) -> dict[str, str]:
 def test_overlay_renders_every_kind(overlay):
     kinds = sorted(o["kind"] for o in rendered(overlay))
     assert kinds == sorted(["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy",
-                            "PersistentVolumeClaim", "PodDisruptionBudget", "Secret", "Service"])
+                            "PersistentVolumeClaim", "PodDisruptionBudget", "Secret", "Secret", "Secret", "Service"])
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -318,8 +318,13 @@ def test_settings_configmap(overlay):
     assert settings.job_dir == Path(data["SENTIMENT_JOB_DIR"])
     assert settings.served_models == ["fast", "accurate"]
     gateway_env = {e["name"]: e for e in containers(overlay)["gateway"]["env"]}
-    assert gateway_env["SENTIMENT_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == one(
-        rendered(overlay), "Secret")["metadata"]["name"]
+    secrets = {o["metadata"]["name"]: o["stringData"] for o in rendered(overlay) if o["kind"] == "Secret"}
+    for variable, (secret, key) in {"SENTIMENT_ADMIN_TOKEN": ("sentiment-admin", "token"),
+                                    "SENTIMENT_FEEDBACK_TOKEN": ("sentiment-feedback", "token"),
+                                    "SENTIMENT_DATABASE_URL": ("sentiment-database", "url")}.items():
+        assert gateway_env[variable]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": key}
+        assert key in secrets[secret]
+    assert settings.replicas > 1  # pods share the store: SQLite is refused, the Secret's URL is used
     for container in pod_spec(overlay)["containers"]:
         assert container["envFrom"] == [{"configMapRef": {"name": next(
             o["metadata"]["name"] for o in rendered(overlay) if o["kind"] == "ConfigMap")}}]
@@ -439,7 +444,9 @@ def test_compose_validation_catches_a_misspelt_key():
 
 def test_compose_is_one_pod():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    assert set(services) == {"pod", "store-init"} | CONTAINERS
+    assert set(services) == {"pod", "store-init", "postgres"} | CONTAINERS
+    assert services["postgres"]["network_mode"] == "service:pod" and "ports" not in services["postgres"]
+    assert services["gateway"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     for name in CONTAINERS:
         service = services[name]
         assert service["command"] == COMMANDS[name]
@@ -459,7 +466,7 @@ def test_compose_is_one_pod():
 def test_compose_gpu_override():
     services = yaml.safe_load(COMPOSE_GPU.read_text())["services"]
     base = yaml.safe_load(COMPOSE.read_text())["services"]
-    assert set(services) == set(base)
+    assert set(services) == set(base) - {"postgres"}  # the database has no image of ours
     for service in services.values():
         assert service["build"]["dockerfile"] == "deploy/docker/Dockerfile.gpu"
     (device,) = services["torchserve"]["deploy"]["resources"]["reservations"]["devices"]

@@ -39,13 +39,18 @@ class Split:
 
     def subset(self, n: int | None, seed: int = 0) -> "Split":
         """A class-stratified random subset of n rows (all rows when n is None or too big)."""
+        return self.subset_and_rest(n, seed)[0]
+
+    def subset_and_rest(self, n: int | None, seed: int = 0) -> tuple["Split", "Split"]:
+        """`subset(n, seed)` and the rows it left out (e.g. to send as feedback)."""
         if n is None or n >= len(self):
-            return self
-        idx, _ = train_test_split(
+            return self, Split([], self.labels[:0])
+        idx, rest = train_test_split(
             np.arange(len(self)), train_size=n, stratify=self.labels, random_state=seed
         )
         idx.sort()
-        return Split([self.texts[i] for i in idx], self.labels[idx])
+        rest.sort()
+        return Split([self.texts[i] for i in idx], self.labels[idx]), Split([self.texts[i] for i in rest], self.labels[rest])
 
 
 def git_blob_id(path: Path) -> str:

@@ -100,6 +100,11 @@ def fit(train: Split, params: FastParams = FastParams(), n_jobs: int | None = No
     return pipeline, score
 
 
+def predict(pipeline: Pipeline, texts: list[str]) -> np.ndarray:
+    """Labels (0/1) for raw texts, cleaned as in training."""
+    return pipeline.predict([clean_text(t) for t in texts]) if texts else np.array([], dtype=np.int64)
+
+
 def save(pipeline: Pipeline, metrics: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, out_dir / FAST_MODEL_FILE, compress=3)
@@ -108,11 +113,15 @@ def save(pipeline: Pipeline, metrics: dict, out_dir: Path) -> Path:
 
 
 def train_and_evaluate(data_dir=None, train_limit=None, test_limit=None,
-                       params: FastParams = FastParams(), progress=lambda step: None) -> tuple[Pipeline, dict]:
-    """The whole recipe; `progress(step)` is told each step's name (the gateway's /train reports it)."""
+                       params: FastParams = FastParams(), progress=lambda step: None,
+                       also_train_on: Split | None = None) -> tuple[Pipeline, dict]:
+    """The whole recipe; `progress(step)` is told each step's name (the gateway's /train reports it).
+    `also_train_on` is added to NSMC's train split (a /train job's feedback, train/feedback.py)."""
     progress("load data")
     train = load_split("train", data_dir).subset(train_limit)
     test = load_split("test", data_dir).subset(test_limit)
+    if also_train_on is not None and len(also_train_on):
+        train = Split(train.texts + also_train_on.texts, np.concatenate([train.labels, also_train_on.labels]))
     progress("train")
     started = time.perf_counter()
     pipeline, test_accuracy = fit(train, params, evaluate_on=test, progress=progress)

@@ -1,4 +1,5 @@
-"""One training job: retrain the fast model, archive a new version, register, smoke-test, gate, promote.
+"""One training job: retrain the fast model on NSMC and the feedback, archive a new version, register,
+smoke-test, gate, promote.
 
     python -m train.rollout JOB_ID [--lock-fd FD]
 
@@ -14,14 +15,19 @@ import logging
 import sys
 import traceback
 
-from core import serving
+import numpy as np
+
+from core import database, serving
 from core.clock import now
+from core.feedback import FeedbackStore
 from core.jobs import Jobs, JobStatus
-from core.models import FAST
+from core.models import ACCURATE, FAST
 from core.settings import Settings, get_settings
 from core.store import CANDIDATE, ModelStore
 from core.torchserve import TorchServeClient
-from train import fast, reference
+from train import fast, gate, reference
+from train import feedback as feedback_data
+from handlers.artifacts import LABELS
 from train.archive import archived_metrics, build_archive
 
 log = logging.getLogger("rollout")
@@ -48,9 +54,18 @@ def run(status: JobStatus, settings: Settings) -> None:
         log.info("step: %s", name)
         status.step(name)
 
+    step("screen feedback")
+    with_accurate = ACCURATE in settings.served_models and store.serving(ACCURATE) is not None
+    feedback = feedback_data.snapshot(FeedbackStore(database.connect(settings)), client, with_accurate,
+                                      settings.feedback_holdout_share, settings.quarantine_confidence,
+                                      settings.max_source_share)
+    status.update(feedback=feedback.manifest)
     pipeline, metrics = fast.train_and_evaluate(
         settings.nsmc_dir, params.get("train_limit") or settings.train_limit, settings.test_limit,
-        serving_recipe(store), progress=step)  # reports "load data", "train", "evaluate"
+        serving_recipe(store), progress=step,  # reports "load data", "train", "evaluate"
+        also_train_on=feedback.split(feedback.train))
+    metrics["feedback"] = feedback.manifest
+    holdout = _holdout(client, serving_now, pipeline, feedback) if serving_now else None
     status.update(test_accuracy=metrics["test_accuracy"])
 
     step("archive")
@@ -68,14 +83,15 @@ def run(status: JobStatus, settings: Settings) -> None:
         serving.smoke_test(client, candidate)
 
         step("gate")
-        floor = serving_now.info.get("test_accuracy") if serving_now else None
-        tolerance = settings.promotion_tolerance
-        if floor is not None and metrics["test_accuracy"] < floor - tolerance / 100:
-            log.info("%s (%.4f) is below %s (%.4f) minus %.2f points: not promoted",
-                     candidate.tag, metrics["test_accuracy"], serving_now.tag, floor, tolerance)
+        verdict = gate.judge(metrics["test_accuracy"], serving_now.info.get("test_accuracy") if serving_now else None,
+                             settings.promotion_tolerance, holdout, settings.feedback_min_holdout,
+                             settings.feedback_gate_alpha)
+        status.update(gate=verdict)
+        if not verdict["passed"]:
+            log.info("%s is not promoted: %s", candidate.tag, verdict["reason"])
             serving.discard(store, client, candidate)
             status.update(state="succeeded", step="gate", progress=1.0, promoted=False, finished_at=now(),
-                          reason=f"test accuracy {metrics['test_accuracy']:.4f} < serving {floor:.4f} - {tolerance} points")
+                          reason=verdict["reason"])
             return
     except Exception:
         serving.discard(store, client, candidate)
@@ -84,6 +100,20 @@ def run(status: JobStatus, settings: Settings) -> None:
     step("promote")
     serving.promote(store, client, candidate)
     status.update(state="succeeded", progress=1.0, promoted=True, finished_at=now())
+
+
+def _holdout(client: TorchServeClient, serving_now, pipeline, feedback: feedback_data.FeedbackData) -> dict | None:
+    """The candidate against the serving version on the held-out feedback (train/gate.py's mcnemar)."""
+    if not feedback.holdout:
+        return None
+    held_out = feedback.split(feedback.holdout)
+    serving_labels = []
+    for start in range(0, len(held_out), feedback_data.SCORE_CHUNK):
+        answer = client.predict(FAST, held_out.texts[start:start + feedback_data.SCORE_CHUNK],
+                                version=serving_now.version)
+        serving_labels += [LABELS.index(r["label"]) for r in answer.results]
+    candidate_labels = fast.predict(pipeline, held_out.texts)
+    return gate.mcnemar(np.array(serving_labels) == held_out.labels, candidate_labels == held_out.labels)
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""The admin token file: created once, atomically, with mode 0600."""
+"""A token file (the admin token, the feedback token): created once, atomically, with mode 0600."""
 from __future__ import annotations
 
 import os
@@ -26,6 +26,6 @@ def load_or_create_token(path: Path) -> str:
             tmp.unlink()
     token = path.read_text().strip()
     if not token:
-        raise RuntimeError(f"admin token file {path} is empty: delete it (a new one is made) "
-                           "or set SENTIMENT_ADMIN_TOKEN")
+        raise RuntimeError(f"token file {path} is empty: delete it (a new one is made) "
+                           "or set the token in its setting (README \"Settings\")")
     return token
