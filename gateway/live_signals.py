@@ -16,9 +16,7 @@ gateway, in GET /models.
 from __future__ import annotations
 
 import logging
-import queue
 import random
-import threading
 from collections import Counter
 from dataclasses import dataclass
 
@@ -27,6 +25,7 @@ from core.errors import BackendError
 from core.models import ACCURATE, FAST
 from core.scoring import Scored, positive
 from gateway import instruments
+from gateway.background import BackgroundQueue
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +41,7 @@ class _ShadowJob:
 class LiveSignals:
     def __init__(self, predictor: CoalescingClient, enabled: bool, shadow_rate: float, shadow_queue: int):
         self.predictor, self.enabled, self.shadow_rate = predictor, enabled, shadow_rate
-        self._queue: queue.Queue[_ShadowJob] = queue.Queue(maxsize=shadow_queue)
-        self._worker: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._queue = BackgroundQueue("shadow", shadow_queue, self._score)
 
     def observe(self, mode: str, texts: list[str], scored: Scored) -> None:
         """Count one served /predict answer (and maybe send it to the shadow)."""
@@ -69,19 +66,11 @@ class LiveSignals:
                                     scored.versions.get(FAST) or "unknown"))
 
     def _shadow(self, job: _ShadowJob) -> None:
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
+        if not self._queue.put(job):
             instruments.SHADOW_DROPPED.labels("queue_full").inc()
-            return
-        with self._lock:
-            if self._worker is None:  # started in the worker process that uses it, after gunicorn's fork
-                self._worker = threading.Thread(target=self._run, name="shadow", daemon=True)
-                self._worker.start()
 
-    def _run(self) -> None:
-        while True:
-            job = self._queue.get()
+    def _score(self, jobs: list[_ShadowJob]) -> None:
+        for job in jobs:
             try:
                 answer = self.predictor.predict(ACCURATE, job.texts, fast_positive=job.fast_positive)
             except BackendError as exc:

@@ -104,6 +104,12 @@ def running(stack: Stack):
         print_log_tails(stack)  # shown by pytest only when something failed
 
 
+def print_job_logs(job_dir: Path, chars: int = 3000) -> None:
+    """The end of every training job's log (shown by pytest only when something failed)."""
+    for log in sorted(Path(job_dir).glob("*.log")):
+        print(f"--- {log}\n{log.read_text()[-chars:]}")
+
+
 def print_log_tails(stack: Stack, lines: int = 30) -> None:
     for log in ("torchserve.log", "reconcile.log", "gateway.log"):
         path = stack.run_dir / log

@@ -15,7 +15,7 @@ import requests
 
 from core.models import FAST
 from deploy import processes
-from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_log_tails
+from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_job_logs, print_log_tails
 from tests.helpers import copy_fast_store, SEED_POSITIVE, Traffic, start_training, wait_for_job
 
 pytestmark = pytest.mark.e2e
@@ -69,8 +69,7 @@ def cluster(tmp_path_factory, model_store):
             pod.stop()
         for pod in pods:
             print_log_tails(pod)
-        for log in sorted((shared / "jobs").glob("*.log")):
-            print(f"--- {log}\n{log.read_text()[-2000:]}")
+        print_job_logs(shared / "jobs")
 
 
 def test_train_on_one_pod_reaches_every_pod_without_failures(cluster):

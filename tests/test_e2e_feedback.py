@@ -21,7 +21,7 @@ import requests
 
 from core.models import FAST
 from deploy import processes
-from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, running
+from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_job_logs, running
 from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, copy_fast_store, wait_for_job
 from train.data import load_split
 
@@ -47,8 +47,7 @@ def stack(tmp_path_factory, model_store):
         with running(stack):
             yield stack
     finally:
-        for log in sorted((run_dir / "jobs").glob("*.log")):
-            print(f"--- {log}\n{log.read_text()[-3000:]}")
+        print_job_logs(run_dir / "jobs")
 
 
 def post_feedback(stack, body, headers=AS_FEEDBACK):

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, running
+from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_job_logs, running
 from tests.helpers import SEED_NEGATIVE, Traffic, copy_fast_store, start_training, wait_for_job
 
 pytestmark = pytest.mark.e2e
@@ -25,8 +25,7 @@ def rollout_stack(tmp_path_factory, model_store):
         with running(stack):
             yield stack
     finally:
-        for log in sorted((run_dir / "jobs").glob("*.log")):
-            print(f"--- {log}\n{log.read_text()[-3000:]}")
+        print_job_logs(run_dir / "jobs")
 
 
 def served_version(stack):

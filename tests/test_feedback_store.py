@@ -79,10 +79,19 @@ def test_retention_keeps_the_newest_rows_within_age(settings):
 
 def test_the_row_cap_refuses_more_feedback_and_keeps_what_is_stored(settings):
     store = FeedbackStore(connect(settings))
-    store.add([FeedbackItem(1, "api", text=f"t{i}") for i in range(3)], max_rows=3)
+    ids = [o.id for o in store.add([FeedbackItem(1, "api", text=f"t{i}") for i in range(4)], max_rows=4)]
     with pytest.raises(Conflict, match="maximum"):
-        store.add([FeedbackItem(1, "api", text="one more")], max_rows=3)
-    assert store.stats()["rows"] == 3
+        store.add([FeedbackItem(1, "api", text="one more")], max_rows=4)
+    assert store.stats()["rows"] == 4
+    store.delete(ids[1])  # a gap in the ids: the table is counted, and there is room for one
+    assert store.add([FeedbackItem(1, "api", text="one more")], max_rows=4)[0].status == "stored"
+
+
+def test_a_correction_needs_the_logged_text(settings):
+    store = FeedbackStore(connect(settings))
+    store.log_predictions([logged("r1", 0, "재밌다")], keep_texts=False)
+    (outcome,) = store.add([FeedbackItem(0, "api", "r1", 0)], max_rows=100)
+    assert (outcome.status, outcome.code) == ("error", "text_not_kept")
 
 
 def test_quarantined_rows_are_left_out_of_training(settings):
