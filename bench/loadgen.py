@@ -16,8 +16,9 @@ import numpy as np
 @dataclass
 class Load:
     url: str
-    bodies: list  # JSON bodies, sent round-robin
+    bodies: list  # JSON bodies, sent round-robin; each client starts at its own share of the list
     headers: dict = field(default_factory=dict)
+    ok_statuses: tuple[int, ...] = (200,)
 
 
 @dataclass
@@ -55,7 +56,7 @@ async def _client(session, load: Load, offset: int, warm_until: float, stop_at: 
         try:
             async with session.post(load.url, json=body, headers=load.headers) as response:
                 await response.read()
-                ok = response.status == 200
+                ok = response.status in load.ok_statuses
                 problem = None if ok else f"HTTP {response.status}: {(await response.text())[:200]}"
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             ok, problem = False, repr(exc)
@@ -75,7 +76,8 @@ async def _drive(load: Load, concurrency: int, warmup: float, duration: float, t
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         now = time.perf_counter()
         warm_until, stop_at = now + warmup, now + warmup + duration
-        await asyncio.gather(*(_client(session, load, k, warm_until, stop_at, out) for k in range(concurrency)))
+        share = max(1, len(load.bodies) // concurrency)  # clients apart: unique bodies stay unique
+        await asyncio.gather(*(_client(session, load, k * share, warm_until, stop_at, out) for k in range(concurrency)))
     return Measured(len(out["latencies"]), out["errors"], duration,
                     np.array(out["latencies"]) * 1000, out["first_error"])
 

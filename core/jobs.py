@@ -134,7 +134,7 @@ class Jobs:
             raise self.busy()
         try:
             job_id = uuid.uuid4().hex[:12]
-            JobStatus(self.dir, job_id, params=params).update()
+            JobStatus(self.dir, job_id, model=params.get("model", "fast"), params=params).update()
             self.set_current(job_id)
             command = [sys.executable, "-m", JOB_MODULE, job_id, "--lock-fd", str(lock)]
             with open(self.dir / f"{job_id}.log", "ab") as log:

@@ -27,7 +27,6 @@ class ModelSpec:
     handler: str  # module in handlers/ that TorchServe loads
     source_dir: str  # the trained directory under models_dir that its archive packs
     required_file: str  # absence means the model was never trained
-    retrainable: bool  # /train can retrain it online
 
     @property
     def handler_path(self) -> Path:
@@ -40,9 +39,9 @@ class ModelSpec:
 
 
 MODELS: dict[ModelName, ModelSpec] = {
-    FAST: ModelSpec(FAST, "fast_handler.py", "fast", FAST_MODEL_FILE, retrainable=True),
+    FAST: ModelSpec(FAST, "fast_handler.py", "fast", FAST_MODEL_FILE),
     # The shipped BERT keeps its directory name; the accurate archive packs it with the fast model.
-    ACCURATE: ModelSpec(ACCURATE, "accurate_handler.py", "nsmc_bert", "config.json", retrainable=False),
+    ACCURATE: ModelSpec(ACCURATE, "accurate_handler.py", "nsmc_bert", "config.json"),
 }
 
 # Names an earlier layout used, for migrating an existing model store (core/store.py).

@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     train_limit: Optional[int] = Field(None, ge=1000, description=
                                        "Train on a stratified subset (tests, quick trials); unset: all of NSMC.")
     test_limit: Optional[int] = Field(None, ge=100, description="Evaluate on a stratified subset; unset: all.")
+    accurate_train_minutes: float = Field(20.0, gt=0, description=
+                                          "A /train job for the accurate model continues its fine-tuning on the "
+                                          "feedback for at most this long (CPU; the learning rate follows the budget).")
     rollout_timeout_seconds: float = Field(30.0, gt=0, description=
                                            "Per TorchServe call of a training job (register, smoke test, "
                                            "set-default, unregister): registering loads the model, which takes "

@@ -14,7 +14,8 @@ from pathlib import Path
 import requests
 
 from core.models import MODELS, ModelName
-from core.settings import PROJECT_ROOT, Settings
+from core.paths import PROJECT_ROOT
+from core.settings import Settings
 from core.store import ModelStore
 from core.torchserve import TorchServeClient
 from deploy import processes

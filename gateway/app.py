@@ -9,6 +9,9 @@ from gateway import (body_deadline, docs, feedback, health, instruments, metrics
 from gateway.errors import register_error_handlers
 from gateway.json_provider import OrjsonProvider
 
+# The modules whose blueprints serve the routes, in the order they are registered (and documented).
+VIEWS = (predict, feedback, health, training, models_view, metrics, docs, page)
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
@@ -18,7 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     services.init_app(app, settings, on_call=instruments.observe_call)
     observability.init_app(app)
     body_deadline.init_app(app, settings.gateway_body_seconds)
-    for module in (predict, feedback, health, training, models_view, metrics, docs, page):
+    for module in VIEWS:
         app.register_blueprint(module.blueprint)
     feedback.init_app(app)
     register_error_handlers(app)

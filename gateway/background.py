@@ -6,15 +6,18 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Callable
 
 log = logging.getLogger(__name__)
 
 
 class BackgroundQueue:
-    def __init__(self, name: str, maxsize: int, handle: Callable[[list], None], batch: int = 1):
-        """`handle(items)` gets up to `batch` queued items at a time, oldest first."""
-        self.name, self.handle, self.batch = name, handle, batch
+    def __init__(self, name: str, maxsize: int, handle: Callable[[list], None], batch: int = 1,
+                 linger_seconds: float = 0.0):
+        """`handle(items)` gets up to `batch` queued items at a time, oldest first; after the first
+        item it waits up to `linger_seconds` for more, so that light traffic is handled in batches too."""
+        self.name, self.handle, self.batch, self.linger = name, handle, batch, linger_seconds
         self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -34,9 +37,11 @@ class BackgroundQueue:
     def _run(self) -> None:
         while True:
             items = [self._queue.get()]
+            until = time.monotonic() + self.linger
             while len(items) < self.batch:
                 try:
-                    items.append(self._queue.get_nowait())
+                    items.append(self._queue.get(timeout=max(0.0, until - time.monotonic())) if self.linger
+                                 else self._queue.get_nowait())
                 except queue.Empty:
                     break
             try:

@@ -16,12 +16,15 @@ from pydantic import ValidationError
 
 from core.errors import Conflict, InvalidRequest, NotFound
 from core.feedback import FeedbackItem, Outcome
+from core.settings import Settings
 from gateway import instruments
 from gateway.auth import bearer_token, require_admin, require_feedback
 from gateway.blocking import run_blocking
-from gateway.observability import note
+from gateway.observability import REQUEST_ID_PATTERN, note
 from gateway.request_body import error_message, parse, request_json
-from gateway.schemas import DEFAULT_SOURCE, feedback_batch_model, feedback_item_model
+from gateway.routes import errors, path_parameter, query_parameter, route
+from gateway.schemas import (DEFAULT_SOURCE, Deleted, Erased, FeedbackExport, FeedbackOutcome, FeedbackResponse,
+                             FeedbackStats, feedback_batch_model, feedback_item_model)
 from gateway.services import current_settings, get_feedback
 from gateway import retrain_trigger
 
@@ -42,23 +45,35 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
 
 
-@blueprint.post("/feedback")
+def item_model(settings: Settings):
+    return feedback_item_model(settings.max_text_chars)
+
+
+def batch_model(settings: Settings):
+    return feedback_batch_model(settings.feedback_max_items)
+
+
+@route(blueprint, "post", "/feedback", "Label a served prediction ({request_id, index, label}) or a new text "
+       "({text, label}); one item, or {items: [...]}",
+       {200: (FeedbackResponse, "a list: each item's outcome in order; one item: a duplicate"),
+        201: (FeedbackOutcome, "one item, stored"), **errors(400, 401, 404, 409, 413, 429)},
+       body=lambda settings: (item_model(settings), batch_model(settings)), token="feedbackToken")
 @limiter.limit(lambda: current_settings().feedback_rate_limit)
 @require_feedback
 def add_feedback():
     settings = current_settings()
-    payload, item_model = request_json(), feedback_item_model(settings.max_text_chars)
+    payload, one_item = request_json(), item_model(settings)
     single = not (isinstance(payload, dict) and "items" in payload)
     if single:
-        raw_items, default_source = [parse(item_model, payload)], DEFAULT_SOURCE
+        raw_items, default_source = [parse(one_item, payload)], DEFAULT_SOURCE
     else:
-        batch = parse(feedback_batch_model(settings.feedback_max_items), payload)
+        batch = parse(batch_model(settings), payload)
         raw_items, default_source = batch.items, batch.source or DEFAULT_SOURCE
     outcomes: list[Outcome | None] = []
     items: list[FeedbackItem] = []
     for raw in raw_items:
         try:
-            item = raw if single else item_model.model_validate(raw)
+            item = raw if single else one_item.model_validate(raw)
         except (ValidationError, InvalidRequest) as exc:
             outcomes.append(Outcome("error", code="invalid_request", message=error_message(exc)))
             continue
@@ -82,13 +97,16 @@ def add_feedback():
                     "items": [o.as_dict() for o in outcomes]})
 
 
-@blueprint.get("/feedback/stats")
+@route(blueprint, "get", "/feedback/stats", "Feedback counts by label, source, model version; quarantined rows",
+       {200: (FeedbackStats, "the counts"), **errors(401)}, token="adminToken")
 @require_admin
 def stats():
     return jsonify(run_blocking(get_feedback().stats))
 
 
-@blueprint.get("/feedback/export")
+@route(blueprint, "get", "/feedback/export", f"Feedback rows, oldest first, {EXPORT_PAGE} a page",
+       {200: (FeedbackExport, "a page"), **errors(400, 401)}, token="adminToken",
+       parameters=[query_parameter("after", type="integer", minimum=0)])
 @require_admin
 def export():
     after = request.args.get("after", "0")
@@ -98,7 +116,9 @@ def export():
     return jsonify({"items": rows, "next_after": rows[-1]["id"] if len(rows) == EXPORT_PAGE else None})
 
 
-@blueprint.delete("/feedback/<int:feedback_id>")
+@route(blueprint, "delete", "/feedback/<int:feedback_id>", "Delete one feedback row",
+       {200: (Deleted, "deleted"), **errors(401, 404)}, token="adminToken",
+       parameters=[path_parameter("feedback_id", type="integer", minimum=0)])
 @require_admin
 def delete_feedback(feedback_id: int):
     if not run_blocking(get_feedback().delete, feedback_id):
@@ -106,7 +126,9 @@ def delete_feedback(feedback_id: int):
     return jsonify({"id": feedback_id, "deleted": True})
 
 
-@blueprint.delete("/predictions/<request_id>")
+@route(blueprint, "delete", "/predictions/<request_id>", "Erase a request: its logged predictions and the "
+       "feedback that names it", {200: (Erased, "what was deleted"), **errors(401)}, token="adminToken",
+       parameters=[path_parameter("request_id", type="string", pattern=REQUEST_ID_PATTERN)])
 @require_admin
 def erase_request(request_id: str):
     """Erasure: a request's logged predictions and every feedback row that names it."""

@@ -7,6 +7,8 @@ from flask import Blueprint, jsonify
 
 from core.errors import BackendError
 from core.models import CANARY_LABELS, CANARY_TEXTS, FAST
+from gateway.routes import route
+from gateway.schemas import HealthResponse, LiveResponse, ReadyResponse
 from gateway.services import current_settings, get_client
 
 blueprint = Blueprint("health", __name__)
@@ -29,7 +31,9 @@ def _model_health(client, name: str) -> dict:
     }
 
 
-@blueprint.get("/health")
+@route(blueprint, "get", "/health", "Readiness of TorchServe and each model",
+       {200: (HealthResponse, "the fast model can answer"),
+        503: (HealthResponse, "the fast model cannot answer; the body says why")})
 def health():
     settings, client = current_settings(), get_client()
     torchserve_up = client.ping()
@@ -45,14 +49,15 @@ def health():
     return jsonify(body), 200 if fast_ready else 503
 
 
-@blueprint.get("/livez")
+@route(blueprint, "get", "/livez", "Liveness: the gateway process answers", {200: (LiveResponse, "alive")})
 def livez():
     """The gateway process answers; says nothing of TorchServe (liveness must not restart the
     gateway because a model is slow)."""
     return jsonify({"status": "alive"})
 
 
-@blueprint.get("/readyz")
+@route(blueprint, "get", "/readyz", "Readiness: every served model answers a canned prediction in time",
+       {200: (ReadyResponse, "ready"), 503: (ReadyResponse, "not ready; the body says why")})
 def readyz():
     """200 only when every served model answers a canned prediction within the deadline."""
     settings, client = current_settings(), get_client()

@@ -16,6 +16,7 @@ from core.models import FAST, MODELS
 from core.store import ModelStore
 from core.torchserve import TorchServeClient
 from gateway.instruments import counted
+from gateway.routes import route
 from gateway.services import get_client, get_jobs, get_store
 
 blueprint = Blueprint("metrics", __name__)
@@ -82,6 +83,7 @@ def exposition(state: StateCollector) -> bytes:
     return generate_latest(registry)
 
 
-@blueprint.get("/metrics")
+@route(blueprint, "get", "/metrics", "Prometheus metrics", {200: (None, "Prometheus text format")},
+       media_type="text/plain")
 def scrape():
     return Response(exposition(StateCollector(get_store(), get_jobs(), get_client())), mimetype=CONTENT_TYPE_LATEST)

@@ -8,6 +8,8 @@ from core.models import MODELS
 from core.store import Version
 from gateway.live_signals import live_values
 from gateway.instruments import counted
+from gateway.routes import route
+from gateway.schemas import ModelsResponse
 from gateway.services import get_client, get_store
 
 blueprint = Blueprint("models", __name__)
@@ -34,7 +36,8 @@ def _running(client, model: str) -> dict:
             "workers": len(workers), "worker_states": [w.get("status") for w in workers]}
 
 
-@blueprint.get("/models")
+@route(blueprint, "get", "/models", "Each model's serving and previous version and what TorchServe runs",
+       {200: (ModelsResponse, "one entry per model")})
 def models():
     store, client, live = get_store(), get_client(), live_values(counted())
     return jsonify({model: {"serving": _version(store.serving(model), live),

@@ -9,17 +9,19 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from swagger_ui_bundle import swagger_ui_path
 
+from gateway.routes import route
+
 blueprint = Blueprint("page", __name__)
 # Swagger UI's dist files, as the package ships them (nested: `page.swagger_ui.static`).
 swagger_ui = Blueprint("swagger_ui", __name__, static_folder=str(swagger_ui_path), static_url_path="/docs/assets")
 blueprint.register_blueprint(swagger_ui)
 
 
-@blueprint.get("/")
+@route(blueprint, "get", "/", "A page to try /predict in a browser", {200: (None, "HTML")}, media_type="text/html")
 def index():
     return render_template("page.html")
 
 
-@blueprint.get("/docs")
+@route(blueprint, "get", "/docs", "Swagger UI over this document", {200: (None, "HTML")}, media_type="text/html")
 def api_docs():
     return render_template("docs.html")

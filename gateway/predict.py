@@ -3,20 +3,27 @@ from flask import Blueprint, jsonify
 
 from core.errors import BackendError
 from core.scoring import score
+from core.settings import Settings
 from gateway.instruments import FALLBACKS, REVIEWS
 from gateway.observability import note, request_id
 from gateway.request_body import parse, request_json
-from gateway.schemas import predict_request_model
+from gateway.routes import errors, route
+from gateway.schemas import PredictResponse, predict_request_model
 from gateway.services import current_settings, get_prediction_log, get_predictor, get_signals
 
 blueprint = Blueprint("predict", __name__)
 
 
-@blueprint.post("/predict")
+def request_model(settings: Settings):
+    return predict_request_model(settings.max_texts, settings.max_text_chars, settings.max_explain_texts)
+
+
+@route(blueprint, "post", "/predict", "Label one review or a list of reviews",
+       {200: (PredictResponse, "a label and confidence per review"), **errors(400, 413, 502, 503, 504)},
+       body=request_model)
 def predict():
     settings = current_settings()
-    request_model = predict_request_model(settings.max_texts, settings.max_text_chars, settings.max_explain_texts)
-    body = parse(request_model, request_json())
+    body = parse(request_model(settings), request_json())
     texts, mode = body.texts, body.resolved_mode
     note(model=mode, texts=len(texts))
     scored = score(get_predictor(), mode, texts, settings.auto_threshold, body.explain, request_id())

@@ -93,10 +93,13 @@ def predict_request_model(max_texts: int, max_text_chars: int, max_explain_texts
 class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: Literal["fast"] = Field("fast", description="only the fast model is retrained online")
+    model: ModelName = Field("fast", description="fast: retrain on NSMC plus the feedback (~2 min); accurate: "
+                                                  "continue the serving BERT's fine-tuning on the feedback and an "
+                                                  "NSMC replay sample (at most accurate_train_minutes, then scoring)")
     wait: StrictBool = Field(False, description="block until the job ends and answer its result")
     train_limit: Optional[Annotated[int, Field(ge=1000, le=NSMC_ROWS["train"])]] = Field(
-        None, description="train on a stratified subset of this many rows (quick trials)")
+        None, description="fast: train on a stratified subset of this many NSMC rows; accurate: replay at most "
+                          "this many (quick trials)")
 
 
 SOURCE_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
@@ -226,7 +229,7 @@ class JobStatusResponse(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str
-    model: Literal["fast"]
+    model: ModelName
     state: Literal["queued", "running", "succeeded", "failed"]
     step: Optional[str]
     progress: float
@@ -246,7 +249,7 @@ class JobStatusResponse(BaseModel):
 
 
 class RollbackResponse(BaseModel):
-    model: Literal["fast"]
+    model: ModelName
     serving: str = Field(description="the version now served")
     previous: str = Field(description="the version that was served before")
 

@@ -68,12 +68,23 @@ def gateway_settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def client(gateway_settings):
-    """The gateway in-process on gateway_settings, as Flask's test client: for views that need no
-    TorchServe (the page, the docs, job status, rollback's checks)."""
+def make_client(gateway_settings):
+    """`make_client(**overrides)`: the gateway in-process on gateway_settings with `overrides`
+    (e.g. max_texts=7), as Flask's test client: for views that need no TorchServe (the page, the
+    docs, job status, rollback's checks). The overrides are not validated, and paths derived from
+    run_dir keep gateway_settings' run dir."""
     from gateway.app import create_app
 
-    return create_app(gateway_settings).test_client()
+    def make(**overrides):
+        return create_app(gateway_settings.model_copy(update=overrides)).test_client()
+
+    return make
+
+
+@pytest.fixture
+def client(make_client):
+    """The gateway in-process on gateway_settings, as Flask's test client."""
+    return make_client()
 
 
 @pytest.fixture(scope="session")

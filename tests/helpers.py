@@ -1,8 +1,11 @@
-"""Small utilities shared by tests (no mocks of TorchServe live here)."""
+"""Small utilities shared by tests (no mocks of TorchServe live here; the repository root is
+core.paths.PROJECT_ROOT, the in-process gateway the `client` and `make_client` fixtures in
+tests/conftest.py)."""
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sysconfig
 import threading
 import time
@@ -47,6 +50,17 @@ def require_tool(name: str, check: Callable[[str], str | None] | None = None) ->
     if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
         pytest.fail(f"CI=true, and a test needs {name}: {message}", pytrace=False)
     pytest.skip(message)
+
+
+def assert_ok(result: subprocess.CompletedProcess) -> None:
+    """A command the test ran exited 0; else its output is the failure message."""
+    assert result.returncode == 0, f"`{' '.join(map(str, result.args))}` exited {result.returncode}:\n" \
+                                   f"{result.stdout}\n{result.stderr}"
+
+
+def predict(stack, body=None, timeout: float = 60, **kwargs) -> requests.Response:
+    """POST /predict to a live stack's gateway; `kwargs` go to requests (headers, data, ...)."""
+    return requests.post(f"{stack.gateway_url}/predict", json=body, timeout=timeout, **kwargs)
 
 
 def copy_fast_store(model_store: Path, store: Path) -> Path:

@@ -5,7 +5,8 @@ import pytest
 
 from core.errors import Conflict
 from core.files import write_json_atomic
-from core.settings import PROJECT_ROOT, Settings, settings_table
+from core.paths import PROJECT_ROOT
+from core.settings import Settings, settings_table
 from core.store import ModelStore
 
 

@@ -4,8 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
-from tests.support import predict
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, predict
 
 pytestmark = pytest.mark.e2e
 

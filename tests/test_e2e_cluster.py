@@ -16,7 +16,7 @@ import requests
 from core.models import FAST
 from deploy import processes
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_job_logs, print_log_tails
-from tests.helpers import copy_fast_store, SEED_POSITIVE, Traffic, start_training, wait_for_job
+from tests.helpers import copy_fast_store, SEED_POSITIVE, Traffic, predict, start_training, wait_for_job
 
 pytestmark = pytest.mark.e2e
 TOKEN = "cluster-admin-token"
@@ -27,7 +27,7 @@ CONVERGE_BOUND_S = 90  # generous for 2 shared cores: each pod loads the new ver
 
 def served_version(stack) -> str | None:
     try:
-        response = requests.post(f"{stack.gateway_url}/predict", json={"text": SEED_POSITIVE}, timeout=10)
+        response = predict(stack, {"text": SEED_POSITIVE}, timeout=10)
     except requests.RequestException:
         return None
     return response.headers.get("X-Model-Version") if response.status_code == 200 else None

@@ -5,8 +5,7 @@ import pytest
 import requests
 
 from core.settings import Settings
-from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
-from tests.support import predict
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, predict
 
 pytestmark = pytest.mark.e2e
 
@@ -81,14 +80,13 @@ def test_invalid_bodies_are_400_json(fast_stack, body, field):
 
 
 def test_malformed_json_is_400(fast_stack):
-    response = requests.post(f"{fast_stack.gateway_url}/predict", data=b"{not json",
-                             headers={"Content-Type": "application/json"}, timeout=10)
+    response = predict(fast_stack, data=b"{not json", headers={"Content-Type": "application/json"}, timeout=10)
     assert_error(response, 400, "invalid_request")
 
 
 def test_oversized_body_is_413(fast_stack):
-    response = requests.post(f"{fast_stack.gateway_url}/predict", data=b"x" * (Settings().max_body_bytes + 1),
-                             headers={"Content-Type": "application/json"}, timeout=10)
+    response = predict(fast_stack, data=b"x" * (Settings().max_body_bytes + 1),
+                       headers={"Content-Type": "application/json"}, timeout=10)
     assert_error(response, 413, "body_too_large")
 
 

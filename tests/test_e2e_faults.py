@@ -15,7 +15,7 @@ import requests
 from core.store import ModelStore
 from deploy import processes
 from tests.conftest import make_stack, running
-from tests.helpers import Traffic
+from tests.helpers import Traffic, predict
 from train.archive import build_archive, publish
 
 pytestmark = pytest.mark.e2e
@@ -103,7 +103,7 @@ def test_hung_worker_answers_504_and_recovers(fault_stack):
         os.kill(pid, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        response = requests.post(f"{fault_stack.gateway_url}/predict", json={"text": "좋다"}, timeout=30)
+        response = predict(fault_stack, {"text": "좋다"}, timeout=30)
         waited = time.monotonic() - started
         assert response.status_code == 504 and response.json()["error"]["code"] == "backend_timeout"
         assert waited < GATEWAY_TIMEOUT_S + 2  # the gateway gave up on time; it did not hang with the worker
@@ -122,7 +122,7 @@ def test_torchserve_down_then_up_serves_the_promoted_version(fault_stack):
     fault_stack.stop_torchserve()
     status, body = health(fault_stack)
     assert status == 503 and body["status"] == "down" and body["torchserve"] == "unreachable"
-    response = requests.post(f"{fault_stack.gateway_url}/predict", json={"text": "좋다"}, timeout=30)
+    response = predict(fault_stack, {"text": "좋다"}, timeout=30)
     assert response.status_code == 503 and response.json()["error"]["code"] == "backend_unavailable"
 
     fault_stack.start_torchserve()  # from the registry, as `make deploy` does  # new keys: the gateway re-reads them

@@ -22,7 +22,7 @@ import requests
 from core.models import FAST
 from deploy import processes
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_job_logs, running
-from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, copy_fast_store, wait_for_job
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, copy_fast_store, predict, wait_for_job
 from train.data import load_split
 
 pytestmark = pytest.mark.e2e
@@ -66,8 +66,8 @@ def correct(stack, request_id: str, index: int, label, **extra) -> requests.Resp
 
 
 def test_a_served_prediction_is_named_by_request_id_and_corrected(stack):
-    served = requests.post(f"{stack.gateway_url}/predict", json={"text": [SEED_POSITIVE, SEED_NEGATIVE]},
-                           headers={"X-Request-Id": "review-42"}, timeout=30)
+    served = predict(stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE]}, headers={"X-Request-Id": "review-42"},
+                     timeout=30)
     assert served.status_code == 200 and set(served.json()) == {"0", "1"}  # the seed's shape, nothing added
     stored = correct(stack, "review-42", 1, "positive", source="moderators")
     assert stored.status_code == 201, stored.text
@@ -127,7 +127,7 @@ def test_train_learns_from_feedback_and_quarantines_poison(stack, nsmc_dir, tmp_
     assert send_file(stack, poison, "--source", "attacker").stderr.count("stored") == 1
     resent = send_file(stack, good, "--source", "partner")  # idempotent: nothing new
     assert " 0 stored" in resent.stderr, resent.stderr
-    before = requests.post(f"{stack.gateway_url}/predict", json={"text": [SEED_POSITIVE, SEED_NEGATIVE]}, timeout=30)
+    before = predict(stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE]}, timeout=30)
 
     started = requests.post(f"{stack.gateway_url}/train", json={}, headers=AS_ADMIN, timeout=30)
     job = wait_for_job(stack, started.json()["id"])
@@ -143,7 +143,7 @@ def test_train_learns_from_feedback_and_quarantines_poison(stack, nsmc_dir, tmp_
     by_attacker = sum(r["source"] == "attacker" for r in quarantined)
     # most flipped labels go; of the honest ones only NSMC's own label noise that the model is sure of
     assert by_attacker > 0.4 * POISON_ROWS and len(quarantined) - by_attacker < 0.03 * FEEDBACK_ROWS
-    after = requests.post(f"{stack.gateway_url}/predict", json={"text": [SEED_POSITIVE, SEED_NEGATIVE]}, timeout=30)
+    after = predict(stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE]}, timeout=30)
     assert [v["label"] for v in after.json().values()] == [v["label"] for v in before.json().values()]
     if job["promoted"]:
         models = requests.get(f"{stack.gateway_url}/models", timeout=10).json()

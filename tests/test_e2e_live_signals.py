@@ -13,7 +13,7 @@ import yaml
 from bench.drift import shifted_stream
 from core.models import ACCURATE, FAST
 from tests.conftest import make_stack, running
-from tests.helpers import require_tool
+from tests.helpers import predict, require_tool
 from tests.test_e2e_observability import scrape, value
 from tests.test_monitoring import ALERTS
 from train.data import load_split
@@ -34,8 +34,7 @@ def shadow_stack(tmp_path_factory, model_store, full_stack):
 def send(stack, texts, size=10):
     answers = []
     for i in range(0, len(texts), size):
-        response = requests.post(f"{stack.gateway_url}/predict", json={"text": texts[i:i + size], "do_fast": True},
-                                 timeout=30)
+        response = predict(stack, {"text": texts[i:i + size], "do_fast": True}, timeout=30)
         assert response.status_code == 200, response.text
         answers.extend(response.json().values())
     return answers

@@ -6,8 +6,7 @@ import pytest
 from core.models import ACCURATE, FAST
 from core.scoring import positive
 from handlers.artifacts import BLEND_FILE
-from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
-from tests.support import predict
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, predict
 
 pytestmark = pytest.mark.e2e
 CANDIDATES = ["그냥 그랬다", "보통이다", "그저 그런 영화", "나쁘진 않은데 좋지도 않다", "음...", "글쎄"]

@@ -6,7 +6,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE
+from tests.helpers import SEED_NEGATIVE, SEED_POSITIVE, predict
 
 pytestmark = pytest.mark.e2e
 
@@ -24,12 +24,11 @@ def value(samples, name, **labels) -> float:
 def test_counters_and_histograms_move_with_traffic(fast_stack):
     before = scrape(fast_stack)
     for _ in range(5):
-        ok = requests.post(f"{fast_stack.gateway_url}/predict", json={"text": [SEED_POSITIVE, SEED_NEGATIVE]},
-                           timeout=30)
+        ok = predict(fast_stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE]}, timeout=30)
         assert ok.status_code == 200
-    bad = requests.post(f"{fast_stack.gateway_url}/predict", json={"text": ""}, timeout=30)
-    unavailable = requests.post(f"{fast_stack.gateway_url}/predict", json={"text": "좋다", "do_fast": False},
-                                timeout=30)  # only the fast model is deployed here
+    bad = predict(fast_stack, {"text": ""}, timeout=30)
+    unavailable = predict(fast_stack, {"text": "좋다", "do_fast": False},
+                          timeout=30)  # only the fast model is deployed here
     assert bad.status_code == 400 and unavailable.status_code == 503
     after = scrape(fast_stack)
 
@@ -48,8 +47,7 @@ def test_counters_and_histograms_move_with_traffic(fast_stack):
 
 
 def test_each_request_logs_one_json_line_with_its_id(fast_stack):
-    response = requests.post(f"{fast_stack.gateway_url}/predict", json={"text": [SEED_POSITIVE]},
-                             headers={"X-Request-Id": "trace-me-42"}, timeout=30)
+    response = predict(fast_stack, {"text": [SEED_POSITIVE]}, headers={"X-Request-Id": "trace-me-42"}, timeout=30)
     assert response.headers["X-Request-Id"] == "trace-me-42"
     generated = requests.get(f"{fast_stack.gateway_url}/livez", timeout=10).headers["X-Request-Id"]
     assert len(generated) == 32
@@ -68,7 +66,7 @@ def test_each_request_logs_one_json_line_with_its_id(fast_stack):
 
 
 def test_predict_answers_carry_the_serving_version(fast_stack):
-    response = requests.post(f"{fast_stack.gateway_url}/predict", json={"text": SEED_POSITIVE}, timeout=30)
+    response = predict(fast_stack, {"text": SEED_POSITIVE}, timeout=30)
     assert response.headers["X-Model-Version"] == "1"
     assert set(response.json()["0"]) == {"text", "label", "confidence", "model"}  # the seed's, plus model
 
@@ -99,7 +97,7 @@ def test_torchserve_logs_requests_once_in_its_access_log_only(fast_stack):
     logs = fast_stack.run_dir / "logs"
     marker = "once-only-marker"
     for _ in range(3):
-        assert requests.post(f"{fast_stack.gateway_url}/predict", json={"text": marker}, timeout=30).status_code == 200
+        assert predict(fast_stack, {"text": marker}, timeout=30).status_code == 200
     time.sleep(0.5)
     access = (logs / "access_log.log").read_text()
     assert access.count('"POST /predictions/fast HTTP/1.1" 200') >= 3
@@ -118,7 +116,7 @@ def test_concurrent_requests_travel_together_and_each_gets_its_own_answer(fast_s
 
     texts = [t for t in load_split("test", nsmc_dir).texts[:200] if t.strip()][:64]
     url = f"{fast_stack.gateway_url}/predict"
-    alone = [requests.post(url, json={"text": t}, timeout=30).json()["0"] for t in texts]
+    alone = [predict(fast_stack, {"text": t}, timeout=30).json()["0"] for t in texts]
     before = scrape(fast_stack)
     with ThreadPoolExecutor(16) as pool, requests.Session() as session:
         together = list(pool.map(lambda t: session.post(url, json={"text": t}, timeout=30), texts))

@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
-from core.settings import PROJECT_ROOT
+from core.paths import PROJECT_ROOT
 from tests.helpers import require_tool
 
 pytestmark = pytest.mark.e2e

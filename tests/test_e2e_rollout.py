@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.conftest import FIXTURE_TEST_ROWS, FIXTURE_TRAIN_ROWS, make_stack, print_job_logs, running
-from tests.helpers import SEED_NEGATIVE, Traffic, copy_fast_store, start_training, wait_for_job
+from tests.helpers import SEED_NEGATIVE, Traffic, copy_fast_store, predict, start_training, wait_for_job
 
 pytestmark = pytest.mark.e2e
 TOKEN = "test-admin-token"
@@ -94,7 +94,7 @@ def test_rollback_returns_to_the_previous_version(rollout_stack):
     assert response.json() == {"model": "fast", "serving": "1", "previous": "2"}
     assert served_version(rollout_stack) == "1"
     assert rollout_stack.store.serving("fast").version == "1"
-    answer = requests.post(f"{rollout_stack.gateway_url}/predict", json={"text": SEED_NEGATIVE}, timeout=30).json()
+    answer = predict(rollout_stack, {"text": SEED_NEGATIVE}, timeout=30).json()
     assert answer["0"]["label"] == "negative"
     unknown = requests.post(f"{rollout_stack.gateway_url}/models/other/rollback", headers=AUTH, timeout=10)
     assert unknown.status_code == 404

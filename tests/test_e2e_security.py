@@ -9,7 +9,8 @@ import requests
 
 from deploy import processes
 from core.settings import Settings
-from core.settings import PROJECT_ROOT
+from core.paths import PROJECT_ROOT
+from tests.helpers import predict
 
 pytestmark = pytest.mark.e2e
 LIMITS = Settings()
@@ -73,8 +74,7 @@ def test_largest_request_within_limits_is_served(fast_stack):
     """max_texts x max_text_chars, every character an astral emoji sent as a JSON escape pair (12 bytes)."""
     body = json.dumps({"text": ["😀" * LIMITS.max_text_chars] * LIMITS.max_texts})  # ensure_ascii: \ud83d\ude00
     assert len(body) > 1_500_000
-    response = requests.post(f"{fast_stack.gateway_url}/predict", data=body,
-                             headers={"Content-Type": "application/json"}, timeout=120)
+    response = predict(fast_stack, data=body, headers={"Content-Type": "application/json"}, timeout=120)
     assert response.status_code == 200, response.text[:300]
     assert len(response.json()) == LIMITS.max_texts
 
@@ -87,8 +87,7 @@ def test_largest_request_within_limits_is_served(fast_stack):
 ])
 def test_limits_hold(fast_stack, body, status):
     data = body if isinstance(body, str) else json.dumps(body)
-    response = requests.post(f"{fast_stack.gateway_url}/predict", data=data,
-                             headers={"Content-Type": "application/json"}, timeout=30)
+    response = predict(fast_stack, data=data, headers={"Content-Type": "application/json"}, timeout=30)
     assert response.status_code == status and "error" in response.json()
 
 

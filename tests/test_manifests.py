@@ -27,8 +27,7 @@ import yaml
 
 from core.paths import PROJECT_ROOT
 from core.settings import ENV_PREFIX, Settings
-from tests.helpers import require_tool
-from tests.support import assert_ok
+from tests.helpers import assert_ok, require_tool
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 OVERLAYS = ("cpu", "gpu")

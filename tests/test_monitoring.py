@@ -10,8 +10,7 @@ import pytest
 import yaml
 
 from core.paths import PROJECT_ROOT
-from tests.helpers import require_tool
-from tests.support import assert_ok
+from tests.helpers import assert_ok, require_tool
 
 MONITORING = PROJECT_ROOT / "monitoring"
 ALERTS = MONITORING / "alerts.yml"

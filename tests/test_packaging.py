@@ -26,8 +26,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 import sentiment_client
+from core.paths import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENT_DIR = ROOT / "sentiment_client"
 FULL_LOCK = ROOT / "requirements.lock"
 RUNTIME_LOCK = ROOT / "requirements-runtime.lock"

@@ -62,3 +62,12 @@ def test_rollback_to_a_deleted_archive_is_409(client, gateway_settings):
     (store.path / "fast.v2.mar").touch()  # fast.mar (version 1) is gone
     response = client.post("/models/fast/rollback", headers={"Authorization": "Bearer t"})
     assert response.status_code == 409 and response.json["error"]["code"] == "previous_archive_missing"
+
+
+def test_retraining_the_accurate_model_needs_a_served_one(client):
+    """Its job continues from the serving BERT: where none is served, 409 at once, no job started."""
+    response = client.post("/train", json={"model": "accurate"}, headers={"Authorization": "Bearer t"})
+    assert response.status_code == 409 and response.json["error"]["code"] == "model_not_served"
+    assert client.get("/train").status_code == 404
+    unknown = client.post("/train", json={"model": "bert"}, headers={"Authorization": "Bearer t"})
+    assert unknown.status_code == 400 and unknown.json["error"]["field"] == "model"

@@ -1,4 +1,5 @@
-"""One training job: retrain the fast model on NSMC and the feedback, archive a new version, register,
+"""One training job: retrain a model on the feedback (the fast one on NSMC plus the feedback; the
+accurate one by continuing its fine-tuning, train/accurate.py), archive a new version, register,
 smoke-test, gate, promote.
 
     python -m train.rollout JOB_ID [--lock-fd FD]
@@ -14,11 +15,14 @@ import argparse
 import logging
 import sys
 import traceback
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from core import database, serving
 from core.clock import now
+from core.errors import Conflict
 from core.feedback import FeedbackStore
 from core.jobs import Jobs, JobStatus
 from core.models import ACCURATE, FAST
@@ -42,11 +46,66 @@ def serving_recipe(store: ModelStore) -> fast.FastParams:
     return fast.params_of(archived_metrics(store.path / serving_now.file))
 
 
+@dataclass(frozen=True)
+class Trained:
+    model_dir: Path
+    metrics: dict
+    serving_accuracy: float | None  # what the gate compares test_accuracy with
+    holdout: dict | None  # the candidate against the serving version on the held-out feedback (gate.mcnemar)
+
+
+def train_fast(settings: Settings, store: ModelStore, client: TorchServeClient, params: dict,
+               feedback: feedback_data.FeedbackData, version: str, step) -> Trained:
+    """The serving recipe on NSMC train (or its `train_limit` subset) plus the training feedback."""
+    serving_now = store.serving(FAST)
+    pipeline, metrics = fast.train_and_evaluate(
+        settings.nsmc_dir, params.get("train_limit") or settings.train_limit, settings.test_limit,
+        serving_recipe(store), progress=step,  # reports "load data", "train", "evaluate"
+        also_train_on=feedback.split(feedback.train))
+    metrics["feedback"] = feedback.manifest
+    holdout = None
+    if serving_now and feedback.holdout:
+        held_out = feedback.split(feedback.holdout)
+        serving_labels = []
+        for start in range(0, len(held_out), feedback_data.SCORE_CHUNK):
+            answer = client.predict(FAST, held_out.texts[start:start + feedback_data.SCORE_CHUNK],
+                                    version=serving_now.version)
+            serving_labels += [LABELS.index(r["label"]) for r in answer.results]
+        holdout = gate.mcnemar(np.array(serving_labels) == held_out.labels,
+                               fast.predict(pipeline, held_out.texts) == held_out.labels)
+    model_dir = fast.save(pipeline, metrics, settings.models_dir / f"{FAST}.v{version}")
+    return Trained(model_dir, metrics, serving_now.info.get("test_accuracy") if serving_now else None, holdout)
+
+
+def train_accurate(settings: Settings, store: ModelStore, client: TorchServeClient, params: dict,
+                   feedback: feedback_data.FeedbackData, version: str, step) -> Trained:
+    """Fine-tuning of the serving BERT continued on the training feedback (train/accurate.py)."""
+    from train import accurate  # torch and transformers: only for this model's jobs
+
+    serving_now, fast_now = store.serving(ACCURATE), store.serving(FAST)
+    if serving_now is None or fast_now is None:
+        raise Conflict("retraining the accurate model continues from the serving one, blended with the "
+                           "serving fast model: both must be served")
+    settings.nsmc_cache_dir.mkdir(parents=True, exist_ok=True)
+    result = accurate.retrain(store.path / serving_now.file, store.path / fast_now.file, feedback.split(feedback.train),
+                              feedback.split(feedback.holdout) if feedback.holdout else None, settings.nsmc_dir,
+                              settings.models_dir / f"{ACCURATE}.v{version}",
+                              params.get("train_limit") or settings.train_limit, settings.test_limit,
+                              settings.accurate_train_minutes, settings.nsmc_cache_dir, progress=step)
+    metrics = {**result.metrics, "feedback": feedback.manifest}
+    holdout = gate.mcnemar(*result.holdout) if result.holdout is not None else None
+    return Trained(result.model_dir, metrics, result.serving_accuracy, holdout)
+
+
+TRAINERS = {FAST: train_fast, ACCURATE: train_accurate}
+
+
 def run(status: JobStatus, settings: Settings) -> None:
     store = ModelStore(settings.model_store)
     client = TorchServeClient.from_settings(settings, timeout=settings.rollout_timeout_seconds)
     params = status.data.get("params") or {}
-    serving_now = store.serving(FAST)
+    model = params.get("model", FAST)
+    serving_now = store.serving(model)
     if serving_now:
         status.update(serving_version=serving_now.version, serving_accuracy=serving_now.info.get("test_accuracy"))
 
@@ -60,32 +119,26 @@ def run(status: JobStatus, settings: Settings) -> None:
                                       settings.feedback_holdout_share, settings.quarantine_confidence,
                                       settings.max_source_share)
     status.update(feedback=feedback.manifest)
-    pipeline, metrics = fast.train_and_evaluate(
-        settings.nsmc_dir, params.get("train_limit") or settings.train_limit, settings.test_limit,
-        serving_recipe(store), progress=step,  # reports "load data", "train", "evaluate"
-        also_train_on=feedback.split(feedback.train))
-    metrics["feedback"] = feedback.manifest
-    holdout = _holdout(client, serving_now, pipeline, feedback) if serving_now else None
-    status.update(test_accuracy=metrics["test_accuracy"])
+    version = store.next_version(model)
+    trained = TRAINERS[model](settings, store, client, params, feedback, version, step)
+    metrics = trained.metrics
+    status.update(test_accuracy=metrics["test_accuracy"], serving_accuracy=trained.serving_accuracy)
 
     step("archive")
-    version = store.next_version(FAST)
-    model_dir = fast.save(pipeline, metrics, settings.models_dir / f"{FAST}.v{version}")
-    mar = build_archive(FAST, model_dir, store.archive_path(FAST, version), version=version)
-    metrics = {**metrics, "reference": reference.of_archive(FAST, mar, store, settings.nsmc_dir)}
-    candidate = store.add_version(FAST, version, mar.name, metrics, stage=CANDIDATE)
+    mar = build_archive(model, trained.model_dir, store.archive_path(model, version), version=version)
+    metrics = {**metrics, "reference": reference.of_archive(model, mar, store, settings.nsmc_dir)}
+    candidate = store.add_version(model, version, mar.name, metrics, stage=CANDIDATE)
     status.update(version=version)
 
     try:
         step("register")
-        client.register(mar.name, FAST)
+        client.register(mar.name, model)
         step("smoke test")
         serving.smoke_test(client, candidate)
 
         step("gate")
-        verdict = gate.judge(metrics["test_accuracy"], serving_now.info.get("test_accuracy") if serving_now else None,
-                             settings.promotion_tolerance, holdout, settings.feedback_min_holdout,
-                             settings.feedback_gate_alpha)
+        verdict = gate.judge(metrics["test_accuracy"], trained.serving_accuracy, settings.promotion_tolerance,
+                             trained.holdout, settings.feedback_min_holdout, settings.feedback_gate_alpha)
         status.update(gate=verdict)
         if not verdict["passed"]:
             log.info("%s is not promoted: %s", candidate.tag, verdict["reason"])
@@ -100,20 +153,6 @@ def run(status: JobStatus, settings: Settings) -> None:
     step("promote")
     serving.promote(store, client, candidate)
     status.update(state="succeeded", progress=1.0, promoted=True, finished_at=now())
-
-
-def _holdout(client: TorchServeClient, serving_now, pipeline, feedback: feedback_data.FeedbackData) -> dict | None:
-    """The candidate against the serving version on the held-out feedback (train/gate.py's mcnemar)."""
-    if not feedback.holdout:
-        return None
-    held_out = feedback.split(feedback.holdout)
-    serving_labels = []
-    for start in range(0, len(held_out), feedback_data.SCORE_CHUNK):
-        answer = client.predict(FAST, held_out.texts[start:start + feedback_data.SCORE_CHUNK],
-                                version=serving_now.version)
-        serving_labels += [LABELS.index(r["label"]) for r in answer.results]
-    candidate_labels = fast.predict(pipeline, held_out.texts)
-    return gate.mcnemar(np.array(serving_labels) == held_out.labels, candidate_labels == held_out.labels)
 
 
 def main(argv=None) -> int:
