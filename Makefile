@@ -1,5 +1,5 @@
 # Front door. `make deploy` runs the service on its default models; `make test` runs the tests.
-# Every setting of the service is a SENTIMENT_* environment variable (README "Settings").
+# Every setting of the service is a SENTIMENT_* environment variable (docs/settings.md).
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python

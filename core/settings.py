@@ -1,4 +1,4 @@
-"""Every setting of the service, in one documented struct (README "Settings" lists them all).
+"""Every setting of the service, in one documented struct (docs/settings.md lists them all).
 
 Each field is read from the environment variable SENTIMENT_<FIELD NAME IN CAPITALS>; the one
 exception is the corpus directory, which also answers to NSMC_DIR (what CI and the Makefile set).
@@ -224,7 +224,7 @@ def get_settings() -> Settings:
 
 
 def settings_table() -> str:
-    """Every setting as a Markdown table (README "Settings" is this output; a test keeps them equal)."""
+    """Every setting as a Markdown table (docs/settings.md is this output; a test keeps them equal)."""
     rows = ["| environment variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default

@@ -27,5 +27,5 @@ def load_or_create_token(path: Path) -> str:
     token = path.read_text().strip()
     if not token:
         raise RuntimeError(f"token file {path} is empty: delete it (a new one is made) "
-                           "or set the token in its setting (README \"Settings\")")
+                           "or set the token in its setting (docs/settings.md)")
     return token

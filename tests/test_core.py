@@ -24,8 +24,9 @@ def test_settings_come_from_one_prefix_and_round_trip_through_the_environment(mo
     assert Settings() == settings
 
 
-def test_readme_lists_every_setting_with_its_default():
-    assert settings_table() in (PROJECT_ROOT / "README.md").read_text(), "run `python -m core.settings` into README"
+def test_the_settings_page_lists_every_setting_with_its_default():
+    assert settings_table() in (PROJECT_ROOT / "docs" / "settings.md").read_text(), \
+        "run `python -m core.settings` into docs/settings.md"
 
 
 def test_auto_threshold_default_is_the_one_bench_cascade_chose():
