@@ -29,6 +29,9 @@ GATEWAY_COUNTERS_AND_GAUGES = {
     "sentiment_predictions_total",
     "sentiment_shadow_texts_total",
     "sentiment_shadow_dropped_total",
+    "sentiment_prediction_log_written_total",
+    "sentiment_prediction_log_dropped_total",
+    "sentiment_feedback_items_total",
     "sentiment_reference_confidence_mean",
     "sentiment_reference_positive_ratio",
     "sentiment_reference_unknown_ngram_share",
@@ -137,7 +140,8 @@ def test_alert_rules_have_for_severity_and_annotations():
     assert [group["name"] for group in groups] == ["sentiment", "sentiment-models"]
     rules = {rule["alert"]: rule for group in groups for rule in group["rules"]}
     assert set(rules) == {"SentimentHighErrorRate", "SentimentHighLatencyP99", "SentimentBackendDown",
-                          "SentimentGatewayDown", "SentimentTrainingFailed", *MODEL_ALERTS}
+                          "SentimentGatewayDown", "SentimentTrainingFailed", "SentimentPredictionLogDropping",
+                          *MODEL_ALERTS}
     for name, rule in rules.items():
         assert "for" in rule, name
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
@@ -151,7 +155,8 @@ def test_alert_unit_tests_cover_the_required_alerts():
     for test in tests:
         for case in test.get("alert_rule_test", []):
             (firing if case.get("exp_alerts") else quiet).add(case["alertname"])
-    required = {"SentimentHighErrorRate", "SentimentBackendDown", "SentimentTrainingFailed", *MODEL_ALERTS}
+    required = {"SentimentHighErrorRate", "SentimentBackendDown", "SentimentTrainingFailed",
+                "SentimentPredictionLogDropping", *MODEL_ALERTS}
     assert required <= firing, required - firing
     assert required <= quiet, required - quiet
 
