@@ -141,10 +141,16 @@ class Settings(BaseSettings):
     quarantine_confidence: float = Field(0.97, gt=0.5, le=1.0, description=
                                          "Feedback whose label every serving model contradicts with at least "
                                          "this confidence is quarantined: never trained on.")
-    max_source_share: float = Field(0.5, gt=0, le=1.0, description=
+    quarantine_source_share: float = Field(0.2, gt=0, le=1.0, description=
+                                           "A source more than this share of whose screened rows are quarantined "
+                                           "is quarantined whole, as a poisoned batch (from 20 rows on).")
+    trusted_sources: list[str] = Field([], description=
+                                       "Sources whose feedback is never quarantined (e.g. your moderators, who "
+                                       "correct what both models get wrong on purpose). JSON list in the environment.")
+    max_source_share: float = Field(1.0, gt=0, le=1.0, description=
                                     "No single source makes up more than this share of the training feedback "
-                                    "(a larger one is sampled down); with one source there is nothing to "
-                                    "balance and it is used whole.")
+                                    "(larger ones are sampled down; 1: off). Below 1 only where many small "
+                                    "sources contribute: a big honest source is sampled down to balance a small one.")
     retrain_after_rows: int = Field(0, ge=0, description=
                                     "Start a /train job by itself once this many new feedback rows arrived "
                                     "since the last job; 0: off.")

@@ -40,9 +40,7 @@ def stack(tmp_path_factory, model_store):
     stack = make_stack(run_dir, store, (FAST,), admin_token=ADMIN, feedback_token=FEEDBACK,
                        models_dir=tmp_path_factory.mktemp("feedback_models"), train_limit=FIXTURE_TRAIN_ROWS,
                        test_limit=FIXTURE_TEST_ROWS, feedback_min_holdout=200, quarantine_confidence=0.9,
-                       feedback_rate_limit="1000/second",
-                       # the partner's file is most of the feedback: no cap (tests/test_feedback_training.py has it)
-                       max_source_share=1.0)
+                       feedback_rate_limit="1000/second")
     try:
         with running(stack):
             yield stack
@@ -128,6 +126,7 @@ def test_train_learns_from_feedback_and_quarantines_poison(stack, nsmc_dir, tmp_
     resent = send_file(stack, good, "--source", "partner")  # idempotent: nothing new
     assert " 0 stored" in resent.stderr, resent.stderr
     before = predict(stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE]}, timeout=30)
+    poisoned = requests.get(f"{stack.gateway_url}/feedback/stats", headers=AS_ADMIN, timeout=10).json()["by_source"]
 
     started = requests.post(f"{stack.gateway_url}/train", json={}, headers=AS_ADMIN, timeout=30)
     job = wait_for_job(stack, started.json()["id"])
@@ -141,8 +140,10 @@ def test_train_learns_from_feedback_and_quarantines_poison(stack, nsmc_dir, tmp_
     assert stats["quarantined"] == manifest["quarantined"]
     quarantined = [r for page in export_all(stack) for r in page if r["quarantined"]]
     by_attacker = sum(r["source"] == "attacker" for r in quarantined)
-    # most flipped labels go; of the honest ones only NSMC's own label noise that the model is sure of
-    assert by_attacker > 0.4 * POISON_ROWS and len(quarantined) - by_attacker < 0.03 * FEEDBACK_ROWS
+    # the flipped batch goes whole (half its rows contradict the model); of the honest rows only NSMC's
+    # own label noise that the model is sure of
+    assert manifest["quarantined_sources"] == ["attacker"] and by_attacker == poisoned["attacker"]
+    assert len(quarantined) - by_attacker < 0.03 * FEEDBACK_ROWS
     after = predict(stack, {"text": [SEED_POSITIVE, SEED_NEGATIVE]}, timeout=30)
     assert [v["label"] for v in after.json().values()] == [v["label"] for v in before.json().values()]
     if job["promoted"]:

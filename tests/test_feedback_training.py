@@ -8,7 +8,7 @@ import pytest
 
 from core.feedback import TrainingRow
 from train import gate
-from train.feedback import cap_sources, share_of
+from train.feedback import Screening, cap_sources, quarantined_ids, share_of
 
 
 def rows(source: str, n: int, start: int = 0) -> list[TrainingRow]:
@@ -68,3 +68,14 @@ def test_a_version_better_or_equal_on_the_feedback_passes(better):
     serving = np.array([True] * 200 + [False] * 100)
     candidate = np.array([True] * 300) if better else serving.copy()
     assert gate.judge(0.88, 0.88, 0.5, gate.mcnemar(serving, candidate), 100, 0.05)["passed"]
+
+
+def test_a_source_flagged_often_is_quarantined_whole_and_trusted_sources_never():
+    honest, flipped, moderators = rows("partner", 1000, 0), rows("attacker", 100, 5000), rows("moderators", 100, 9000)
+    flagged = [r.id for r in honest[:10]] + [r.id for r in flipped[:45]] + [r.id for r in moderators[:60]]
+    screening = Screening(confidence=0.97, source_share=0.2, trusted=frozenset({"moderators"}))
+    ids, whole = quarantined_ids(honest + flipped + moderators, flagged, screening)
+    assert whole == ["attacker"]
+    assert set(ids) == {r.id for r in honest[:10]} | {r.id for r in flipped}  # moderators kept, all of them
+    few = rows("tiny", 5, 20000)
+    assert quarantined_ids(few, [r.id for r in few[:3]], screening) == ([r.id for r in few[:3]], [])  # too few rows

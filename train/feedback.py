@@ -4,9 +4,12 @@ screened and split.
 - **Holdout:** a stable share of the feedback (by a hash of the text, so a text is always on the
   same side, job after job) is never trained on; the gate judges versions on it (train/gate.py).
 - **Quarantine:** a row whose label every serving model contradicts with at least
-  `quarantine_confidence` is marked in the database and left out, now and in later jobs.
+  `quarantine_confidence` is marked in the database and left out, now and in later jobs; so is every
+  row of a source more than `quarantine_source_share` of whose rows are (a poisoned batch: honest
+  sources lose a few rows of label noise, a flipped batch about half of its rows to the first
+  rule). `trusted_sources` are never quarantined.
 - **Sources:** no source makes up more than `max_source_share` of the training feedback; a larger
-  one is sampled down (deterministically, by the same hash).
+  one is sampled down (deterministically, by the same hash). Off by default.
 - **Manifest:** the cutoff id, the counts, and a hash of the ids used, recorded with the version
   (its metrics.json, the registry, GET /models and the job result), so that the training data of a
   version can be told again and an erased row traced to the versions that learned from it.
@@ -96,16 +99,38 @@ def cap_sources(rows: list[TrainingRow], max_share: float) -> tuple[list[Trainin
     return [r for r in rows if r.id in chosen], dropped
 
 
+@dataclass(frozen=True)
+class Screening:
+    """How feedback is screened before training (the settings of the same names)."""
+
+    confidence: float
+    source_share: float
+    trusted: frozenset[str] = frozenset()
+    min_source_rows: int = 20  # a source's share of flagged rows means little below this
+
+
+def quarantined_ids(rows: list[TrainingRow], flagged: list[int], screening: Screening) -> tuple[list[int], list[str]]:
+    """The flagged rows, and every row of a source flagged more often than `source_share`; trusted
+    sources left out. Also the sources quarantined whole."""
+    flagged_set = {i for i in flagged}
+    screened, bad = Counter(r.source for r in rows), Counter(r.source for r in rows if r.id in flagged_set)
+    whole = sorted(s for s, n in screened.items() if s not in screening.trusted and n >= screening.min_source_rows
+                   and bad[s] / n > screening.source_share)
+    ids = [r.id for r in rows if r.source not in screening.trusted and (r.id in flagged_set or r.source in whole)]
+    return ids, whole
+
+
 def snapshot(feedback: FeedbackStore, client: TorchServeClient, with_accurate: bool, holdout_share: float,
-             quarantine_confidence: float, max_source_share: float) -> FeedbackData:
+             screening: Screening, max_source_share: float) -> FeedbackData:
     """The feedback up to now: screened (quarantine written to the database), split, capped."""
     cutoff = feedback.latest_id()
     rows = list(feedback.training_rows(cutoff))
-    quarantined = screen(rows, client, with_accurate, quarantine_confidence) if rows else []
+    flagged = screen(rows, client, with_accurate, screening.confidence) if rows else []
+    quarantined, whole_sources = quarantined_ids(rows, flagged, screening)
     if quarantined:
         feedback.quarantine(quarantined)
-        log.info("quarantined %d of %d feedback rows: every serving model contradicts their label", len(quarantined),
-                 len(rows))
+        log.info("quarantined %d of %d feedback rows: every serving model contradicts their label, or their source's "
+                 "(%s)", len(quarantined), len(rows), ", ".join(whole_sources) or "none whole")
         gone = set(quarantined)
         rows = [r for r in rows if r.id not in gone]
     holdout = [r for r in rows if share_of(r) < holdout_share]
@@ -117,6 +142,7 @@ def snapshot(feedback: FeedbackStore, client: TorchServeClient, with_accurate: b
         "train_rows": len(train),
         "holdout_rows": len(holdout),
         "quarantined": len(quarantined),
+        "quarantined_sources": whole_sources,
         "capped": capped,
         "by_source": dict(Counter(r.source for r in train)),
         "train_ids_sha256": hashlib.sha256(",".join(map(str, used)).encode()).hexdigest(),

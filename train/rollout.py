@@ -115,9 +115,10 @@ def run(status: JobStatus, settings: Settings) -> None:
 
     step("screen feedback")
     with_accurate = ACCURATE in settings.served_models and store.serving(ACCURATE) is not None
+    screening = feedback_data.Screening(settings.quarantine_confidence, settings.quarantine_source_share,
+                                        frozenset(settings.trusted_sources))
     feedback = feedback_data.snapshot(FeedbackStore(database.connect(settings)), client, with_accurate,
-                                      settings.feedback_holdout_share, settings.quarantine_confidence,
-                                      settings.max_source_share)
+                                      settings.feedback_holdout_share, screening, settings.max_source_share)
     status.update(feedback=feedback.manifest)
     version = store.next_version(model)
     trained = TRAINERS[model](settings, store, client, params, feedback, version, step)
