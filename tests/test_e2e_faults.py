@@ -85,7 +85,10 @@ def test_killed_workers_are_replaced(fault_stack):
     status, body = wait_until(lambda: (h := health(fault_stack))[0] == 503 and h, 30, "unready /health")
     assert body["torchserve"] == "ok" and body["models"]["fast"]["ready"] is False
     assert_recovered(fault_stack, traffic, fault_began)
-    assert traffic.failures, "killing every worker should have been visible to clients"
+    # Clients see the gap as errors, or (where TorchServe restarts the worker within the gateway's
+    # timeout, on an idle machine) as requests held until it is back: never as wrong answers.
+    held = max(later[0] - earlier[0] for earlier, later in zip(traffic.outcomes, traffic.outcomes[1:]))
+    assert traffic.failures or held > 1.0, f"killing every worker was invisible to clients (longest wait {held:.2f}s)"
     # ... and to operators: TorchServe's log says the worker died and came back (deploy/log4j2.xml)
     frontend = (fault_stack.run_dir / "logs" / "ts_log.log").read_text()
     assert "Auto recovery start timestamp" in frontend and "Auto recovery succeeded" in frontend
